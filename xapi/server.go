@@ -1,0 +1,119 @@
+// Package xapi is the XenAPI surface of the emulator: the HTTP endpoints, the dispatcher
+// with xapi's order of checks, sessions, the messages every class has (get_record,
+// set_<field>, create…), tasks and events. The simulated pool's behaviour is registered
+// on a Server as handlers by the cluster package.
+package xapi
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"github.com/xapisim/xapisim/store"
+	"github.com/xapisim/xapisim/xapi/datamodel"
+)
+
+// Config is what a Server is built from.
+type Config struct {
+	Store *store.Store
+	Log   zerolog.Logger
+	// RootPassword is the password of root, the local superuser.
+	RootPassword string
+	IDs          *IDs
+	Clock        Clock
+}
+
+// Server answers XenAPI calls. It is an http.Handler.
+type Server struct {
+	Schema *datamodel.Schema
+	Store  *store.Store
+	IDs    *IDs
+	Clock  Clock
+	log    zerolog.Logger
+
+	rootPassword string
+
+	// methods maps every callable wire name (Class.msg and the alias Class_msg) to its
+	// entry. It is built once by New and only its handlers change afterwards, before
+	// serving starts.
+	methods     map[string]*method
+	listMethods []any
+
+	mu             sync.RWMutex
+	authenticators []Authenticator
+}
+
+// method is a callable message and what answers it.
+type method struct {
+	msg     *datamodel.Message
+	handler Handler
+	// alias is set for the Class_msg spelling, which has no Async form.
+	alias bool
+	// simulated is false while the handler is the not-implemented default.
+	simulated bool
+}
+
+// Handler answers one message. It returns the result (of the message's result type, in
+// the value convention of datamodel.Type) or an error, normally an *apierror.Error.
+type Handler func(c *Call) (any, error)
+
+// New builds a server over a store.
+func New(cfg Config) *Server {
+	if cfg.IDs == nil {
+		cfg.IDs = NewIDs(0)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	s := &Server{
+		Schema:       datamodel.Load(),
+		Store:        cfg.Store,
+		IDs:          cfg.IDs,
+		Clock:        cfg.Clock,
+		log:          cfg.Log,
+		rootPassword: cfg.RootPassword,
+		methods:      map[string]*method{},
+	}
+	for _, c := range s.Schema.Classes {
+		for _, m := range c.Messages {
+			e := &method{msg: m, handler: notImplemented}
+			if m.Implicit {
+				if h := s.implicitHandler(m); h != nil {
+					e.handler, e.simulated = h, true
+				}
+			}
+			s.methods[m.WireName] = e
+			alias := *e
+			alias.alias = true
+			s.methods[c.Name+"_"+m.Name] = &alias
+			s.listMethods = append(s.listMethods, m.WireName)
+		}
+	}
+	s.registerSession()
+	return s
+}
+
+// Handle makes h answer the message with this wire name ("VM.start"). It must be called
+// before the server starts serving; an unknown name is a programming error.
+func (s *Server) Handle(wireName string, h Handler) {
+	m := s.methods[wireName]
+	if m == nil || m.alias {
+		panic(fmt.Sprintf("xapi: Handle(%q): no such message", wireName))
+	}
+	m.handler, m.simulated = h, true
+	cls, name, _ := strings.Cut(wireName, ".")
+	alias := s.methods[cls+"_"+name]
+	alias.handler, alias.simulated = h, true
+}
+
+// Simulated reports whether a message has behaviour (a generic or registered handler)
+// rather than the NOT_IMPLEMENTED default. It drives the coverage report.
+func (s *Server) Simulated(wireName string) bool {
+	m := s.methods[wireName]
+	return m != nil && m.simulated
+}
+
+// Logger is the server's logger.
+func (s *Server) Logger() *zerolog.Logger { return &s.log }
