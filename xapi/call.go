@@ -27,6 +27,8 @@ type Call struct {
 	Header http.Header
 	// alias is set when the call used the Class_msg spelling.
 	alias bool
+	// cancel is closed when the Async task is cancelled.
+	cancel chan struct{}
 }
 
 // Store is the object store.

@@ -284,3 +284,8 @@ func (s *Server) UpdateField(class, ref, name string, fn func(old any) (any, err
 	})
 	return err
 }
+
+// GenericHandler returns the generic handler for a message shaped like one of the
+// implicit messages (get_record, get_all, get_<field>…), or nil. Custom messages that
+// xapi implements with the same behaviour (message.get_record, for one) register it.
+func (s *Server) GenericHandler(m *datamodel.Message) Handler { return s.implicitHandler(m) }

@@ -23,6 +23,8 @@ type Config struct {
 	RootPassword string
 	IDs          *IDs
 	Clock        Clock
+	// Durations are the simulated durations of long operations.
+	Durations Durations
 }
 
 // Server answers XenAPI calls. It is an http.Handler.
@@ -40,6 +42,9 @@ type Server struct {
 	// serving starts.
 	methods     map[string]*method
 	listMethods []any
+
+	durations Durations
+	cancels   cancels
 
 	mu             sync.RWMutex
 	authenticators []Authenticator
@@ -74,6 +79,7 @@ func New(cfg Config) *Server {
 		Clock:        cfg.Clock,
 		log:          cfg.Log,
 		rootPassword: cfg.RootPassword,
+		durations:    cfg.Durations,
 		methods:      map[string]*method{},
 	}
 	for _, c := range s.Schema.Classes {

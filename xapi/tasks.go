@@ -28,8 +28,10 @@ func (s *Server) startTask(c *Call, label string, h Handler) (string, error) {
 	}
 	c.Task = t.Ref
 	c.Ctx = context.Background() // the task outlives the HTTP request
+	c.cancel = s.cancels.register(t.Ref)
 	go func() {
 		v, err := s.run(c, h)
+		s.cancels.done(t.Ref)
 		s.finishTask(t.Ref, c.Msg.Result, v, err)
 	}()
 	return t.Ref, nil

@@ -189,7 +189,9 @@ func Generate(shared, factsPath string) ([]byte, error) {
 		}
 		oc.Fields = append(oc.Fields, internalFields[c.Name]...)
 		var getAllRecordsRoles []string
+		have := map[string]bool{}
 		for _, m := range c.Messages {
+			have[m.Name] = true
 			om, err := convertMessage(c.Name, m, facts.ParamDefaults, noAsync, enums)
 			if err != nil {
 				return nil, err
@@ -199,7 +201,7 @@ func Generate(shared, factsPath string) ([]byte, error) {
 			}
 			oc.Messages = append(oc.Messages, om)
 		}
-		if getAllRecordsRoles != nil {
+		if getAllRecordsRoles != nil && !have["get_all_records_where"] {
 			// Hidden from xenapi.json but callable on every class with get_all
 			// (protocol.md §8.1).
 			expr := format.Param{Name: "expr", Type: "string"}

@@ -1,0 +1,93 @@
+package xapi
+
+import (
+	"sync"
+	"time"
+
+	"github.com/xapisim/xapisim/xapi/apierror"
+)
+
+// Durations gives the simulated time long operations take, by wire name ("VM.start");
+// the key "*" is the default for every call that simulates work. Zero means instant.
+type Durations map[string]time.Duration
+
+// progressSteps is how many progress updates a task gets while its work is simulated.
+const progressSteps = 10
+
+// cancels holds a channel per running Async task, closed by task.cancel.
+type cancels struct {
+	mu sync.Mutex
+	ch map[string]chan struct{}
+}
+
+func (c *cancels) register(task string) chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ch == nil {
+		c.ch = map[string]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	c.ch[task] = ch
+	return ch
+}
+
+func (c *cancels) done(task string) {
+	c.mu.Lock()
+	delete(c.ch, task)
+	c.mu.Unlock()
+}
+
+// cancel signals a running task; it reports whether the task was running.
+func (c *cancels) cancel(task string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch, ok := c.ch[task]
+	if ok {
+		select {
+		case <-ch:
+		default:
+			close(ch)
+		}
+	}
+	return ok
+}
+
+// CancelTask asks a running Async task to stop; its work ends with TASK_CANCELLED at the
+// next check. It reports whether the task was still running.
+func (s *Server) CancelTask(task string) bool { return s.cancels.cancel(task) }
+
+// Work simulates the time the call's operation takes (Config.Durations): it waits in
+// steps, updating the task's progress, and returns TASK_CANCELLED [task] when the task is
+// cancelled meanwhile. Handlers call it before they commit their effect, so a cancelled
+// operation changes nothing.
+func (c *Call) Work() error {
+	d, ok := c.Server.durations[c.Name]
+	if !ok {
+		d = c.Server.durations["*"]
+	}
+	var cancelled <-chan struct{}
+	if c.Task != "" {
+		cancelled = c.cancel
+	}
+	select {
+	case <-cancelled:
+		return apierror.New(apierror.TaskCancelled, c.Task)
+	default:
+	}
+	if d <= 0 {
+		return nil
+	}
+	step := d / progressSteps
+	for i := 1; i <= progressSteps; i++ {
+		select {
+		case <-cancelled:
+			return apierror.New(apierror.TaskCancelled, c.Task)
+		case <-time.After(step):
+		}
+		if c.Task != "" && i < progressSteps {
+			p := float64(i) / progressSteps
+			_ = c.Server.UpdateField("task", c.Task, "progress", func(any) (any, error) { return p, nil })
+		}
+	}
+	return nil
+}
