@@ -236,7 +236,7 @@ var (
 )
 
 func mustType(s string) *datamodel.Type {
-	t, err := datamodel.ParseType(s)
+	t, err := datamodel.Load().Type(s)
 	if err != nil {
 		panic(err)
 	}

@@ -143,6 +143,9 @@ func (s *Schema) fieldByPath(path string) (*Class, *Field) {
 	return c, c.fields[field]
 }
 
+// Type parses a type in the datamodel's spelling and links its classes and enums.
+func (s *Schema) Type(text string) (*Type, error) { return s.resolve(text) }
+
 // resolve parses a type and links its classes and enums.
 func (s *Schema) resolve(text string) (*Type, error) {
 	t, err := ParseType(text)

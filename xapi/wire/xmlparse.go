@@ -156,7 +156,8 @@ func (p *xmlParser) tag() (xmlTag, error) {
 		switch c := p.s[p.i]; {
 		case c == '/' && p.i+1 < len(p.s) && p.s[p.i+1] == '>' && !t.end:
 			t.empty = true
-			p.i++
+			p.i++ // now at '>'
+			continue
 		case c == '"' || c == '\'':
 			end := indexByteFrom(p.s, p.i+1, c)
 			if end < 0 {
