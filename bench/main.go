@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,7 +29,11 @@ import (
 	"github.com/xapisim/xapisim/xapi/datamodel"
 )
 
-var duration = flag.Duration("d", 3*time.Second, "how long each measurement runs")
+var (
+	duration   = flag.Duration("d", 3*time.Second, "how long each measurement runs")
+	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the event-latency rounds to this file")
+	only       = flag.String("only", "", "run only this measurement: throughput, writes or events")
+)
 
 func main() {
 	flag.Parse()
@@ -47,9 +52,27 @@ func main() {
 
 	session := call(url+"/jsonrpc", `{"jsonrpc":"2.0","id":0,"method":"session.login_with_password","params":["root","pw"]}`)
 	vm := firstVM(srv)
+
+	if *only == "" || *only == "throughput" {
+		throughput(url, session, vm)
+	}
+	if *only == "" || *only == "writes" {
+		writes(url, session, vm)
+	}
+	if *only == "" || *only == "events" {
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			check(err)
+			check(pprof.StartCPUProfile(f))
+			defer pprof.StopCPUProfile()
+		}
+		eventLatency(url, session)
+	}
+}
+
+func throughput(url, session, vm string) {
 	jsonBody := fmt.Sprintf(`{"jsonrpc":"2.0","id":0,"method":"VM.get_record","params":["%s","%s"]}`, session, vm)
 	xmlBody := fmt.Sprintf(`<?xml version="1.0"?><methodCall><methodName>VM.get_record</methodName><params><param><value>%s</value></param><param><value>%s</value></param></params></methodCall>`, session, vm)
-
 	fmt.Printf("get_record of a VM, requests per second over loopback HTTP (%s each)\n", *duration)
 	fmt.Printf("%-10s %-6s %12s %12s %8s\n", "protocol", "conns", "xapisim", "bare", "ratio")
 	for _, p := range []struct {
@@ -64,13 +87,15 @@ func main() {
 		}
 	}
 
+}
+
+func writes(url, session, vm string) {
 	var n atomic.Int64
 	writes := rateFunc(64, func() []byte {
 		i := n.Add(1)
 		return []byte(fmt.Sprintf(`{"jsonrpc":"2.0","id":0,"method":"VM.set_name_label","params":["%s","%s","vm %d"]}`, session, vm, i))
 	}, url+"/jsonrpc")
 	fmt.Printf("\ndurable VM.set_name_label at 64 connections: %.0f calls/s (fsync'd group commit)\n", writes)
-	eventLatency(url, session)
 }
 
 func firstVM(srv *xapi.Server) string {

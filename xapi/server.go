@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -25,6 +26,10 @@ type Config struct {
 	Clock        Clock
 	// Durations are the simulated durations of long operations.
 	Durations Durations
+	// LegacyQueue bounds how far event.next may lag (DefaultLegacyQueue if 0).
+	LegacyQueue int
+	// TaskRetention is how long completed tasks are kept (DefaultTaskRetention if 0).
+	TaskRetention time.Duration
 }
 
 // Server answers XenAPI calls. It is an http.Handler.
@@ -43,8 +48,14 @@ type Server struct {
 	methods     map[string]*method
 	listMethods []any
 
-	durations Durations
-	cancels   cancels
+	durations     Durations
+	cancels       cancels
+	events        eventCache
+	legacy        legacySubs
+	legacyQueue   int
+	taskRetention time.Duration
+	gcMu          sync.Mutex
+	gcProgress    map[string]float64 // pending tasks' progress at the previous GC pass
 
 	mu             sync.RWMutex
 	authenticators []Authenticator
@@ -73,14 +84,16 @@ func New(cfg Config) *Server {
 		cfg.Clock = SystemClock{}
 	}
 	s := &Server{
-		Schema:       datamodel.Load(),
-		Store:        cfg.Store,
-		IDs:          cfg.IDs,
-		Clock:        cfg.Clock,
-		log:          cfg.Log,
-		rootPassword: cfg.RootPassword,
-		durations:    cfg.Durations,
-		methods:      map[string]*method{},
+		Schema:        datamodel.Load(),
+		Store:         cfg.Store,
+		IDs:           cfg.IDs,
+		Clock:         cfg.Clock,
+		log:           cfg.Log,
+		rootPassword:  cfg.RootPassword,
+		durations:     cfg.Durations,
+		legacyQueue:   cfg.LegacyQueue,
+		taskRetention: cfg.TaskRetention,
+		methods:       map[string]*method{},
 	}
 	for _, c := range s.Schema.Classes {
 		for _, m := range c.Messages {
@@ -97,7 +110,16 @@ func New(cfg Config) *Server {
 			s.listMethods = append(s.listMethods, m.WireName)
 		}
 	}
+	if s.legacyQueue <= 0 {
+		s.legacyQueue = DefaultLegacyQueue
+	}
+	if s.taskRetention <= 0 {
+		s.taskRetention = DefaultTaskRetention
+	}
 	s.registerSession()
+	s.registerEvents()
+	s.registerTasks()
+	s.registerMessages()
 	return s
 }
 

@@ -1,6 +1,8 @@
 package xapi
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -10,6 +12,20 @@ import (
 // Durations gives the simulated time long operations take, by wire name ("VM.start");
 // the key "*" is the default for every call that simulates work. Zero means instant.
 type Durations map[string]time.Duration
+
+// Set parses "VM.start=2s" and records it.
+func (d Durations) Set(spec string) error {
+	name, text, ok := strings.Cut(spec, "=")
+	if !ok || name == "" {
+		return fmt.Errorf("duration %q: want MESSAGE=DURATION, e.g. VM.start=2s", spec)
+	}
+	v, err := time.ParseDuration(text)
+	if err != nil || v < 0 {
+		return fmt.Errorf("duration %q: %q is not a duration", spec, text)
+	}
+	d[name] = v
+	return nil
+}
 
 // progressSteps is how many progress updates a task gets while its work is simulated.
 const progressSteps = 10

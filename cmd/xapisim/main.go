@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,6 +39,8 @@ type options struct {
 	password  string
 	logLevel  string
 	seed      uint64
+	durations xapi.Durations
+	retention time.Duration
 	pool      cluster.Spec
 }
 
@@ -50,6 +53,14 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.password, "password", DefaultPassword, "root's password")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error (debug logs one line per call)")
 	fs.Uint64Var(&o.seed, "seed", 0, "make refs and UUIDs of the default pool deterministic (0: random)")
+	o.durations = xapi.Durations{}
+	fs.Func("durations", "JSON file of simulated durations by message, e.g. {\"VM.start\": \"2s\", \"*\": \"0s\"}", func(path string) error {
+		return loadDurations(path, o.durations)
+	})
+	fs.Func("duration", "simulated duration of one message, e.g. VM.start=2s (repeatable; \"*\" for every long operation)", func(v string) error {
+		return o.durations.Set(v)
+	})
+	fs.DurationVar(&o.retention, "task-retention", xapi.DefaultTaskRetention, "how long completed tasks are kept")
 	o.pool.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -93,7 +104,8 @@ func run(o options) error {
 	}
 	defer st.Close()
 
-	srv := xapi.New(xapi.Config{Store: st, Log: log, RootPassword: o.password, IDs: ids})
+	srv := xapi.New(xapi.Config{Store: st, Log: log, RootPassword: o.password, IDs: ids,
+		Durations: o.durations, TaskRetention: o.retention})
 	sim := cluster.New(srv, o.pool)
 	if st.IsNew() {
 		if err := sim.BuildInventory(); err != nil {
@@ -102,6 +114,7 @@ func run(o options) error {
 	}
 	sim.Start()
 	defer sim.Stop()
+	defer srv.StartBackground()()
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -142,4 +155,22 @@ func readyAddr(a net.Addr) string {
 		return fmt.Sprintf("127.0.0.1:%d", tcp.Port)
 	}
 	return tcp.String()
+}
+
+// loadDurations reads a JSON object of message names to durations ("2s", "150ms").
+func loadDurations(path string, into xapi.Durations) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var m map[string]string
+	if err := json.Unmarshal(data, &m); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for name, d := range m {
+		if err := into.Set(name + "=" + d); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return nil
 }

@@ -28,7 +28,7 @@ func Convert(t *datamodel.Type, raw any) (any, error) {
 		case int64:
 			return x, nil
 		case string:
-			n, err := parseOCamlInt64(x)
+			n, err := ParseInt64(x)
 			if err != nil {
 				return nil, failure("Int64.of_string")
 			}

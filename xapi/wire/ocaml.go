@@ -9,11 +9,11 @@ import (
 
 var errNumber = errors.New("not a number")
 
-// parseOCamlInt64 reads an integer as OCaml's Int64.of_string does, which is what xapi
+// ParseInt64 reads an integer as OCaml's Int64.of_string does, which is what xapi
 // uses for ints sent as strings: an optional sign, an optional 0x/0o/0b/0u prefix, and
 // digits with underscores allowed after the first. Decimal values must fit in 64 bits;
 // prefixed ones may use all 64 bits and wrap, as in OCaml.
-func parseOCamlInt64(s string) (int64, error) {
+func ParseInt64(s string) (int64, error) {
 	neg := false
 	if s != "" && (s[0] == '-' || s[0] == '+') {
 		neg = s[0] == '-'

@@ -362,7 +362,7 @@ func (p *xmlParser) typed(depth int) (any, error) {
 func scalar(tag, s string) (any, error) {
 	switch tag {
 	case "int", "i4", "i8":
-		n, err := parseOCamlInt64(s)
+		n, err := ParseInt64(s)
 		if err != nil {
 			return nil, fmt.Errorf("bad <%s> %q", tag, s)
 		}

@@ -3,7 +3,10 @@
 package xapitest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -20,8 +23,8 @@ import (
 const Password = "pw"
 
 // NewServer returns a server over an empty, fsync-free store that is closed when the test
-// ends.
-func NewServer(t testing.TB) *xapi.Server {
+// ends. Options may change its configuration.
+func NewServer(t testing.TB, options ...func(*xapi.Config)) *xapi.Server {
 	t.Helper()
 	st, err := store.Open(xapi.StoreSchema(datamodel.Load()), store.Options{
 		Path: filepath.Join(t.TempDir(), "state.db"), NoSync: true, Log: zerolog.Nop()})
@@ -29,7 +32,11 @@ func NewServer(t testing.TB) *xapi.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	return xapi.New(xapi.Config{Store: st, Log: zerolog.Nop(), RootPassword: Password, IDs: xapi.NewIDs(1)})
+	cfg := xapi.Config{Store: st, Log: zerolog.Nop(), RootPassword: Password, IDs: xapi.NewIDs(1)}
+	for _, o := range options {
+		o(&cfg)
+	}
+	return xapi.New(cfg)
 }
 
 // Login returns a root session on srv.
@@ -71,4 +78,20 @@ func Raw(v any) any {
 		return out
 	}
 	return v
+}
+
+// JSON encodes a reply as a JSON-RPC 2.0 client receives it and decodes its result (or
+// its error as []string), numbers as json.Number.
+func JSON(r *wire.Reply) (result any, apiErr []string) {
+	if r.Err != nil {
+		return nil, append([]string{r.Err.Code}, r.Err.Params...)
+	}
+	body := wire.AppendJSONRPCResponse(nil, &wire.Request{JSONVersion2: true, ID: []byte("1")}, r)
+	var reply struct{ Result any }
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if err := d.Decode(&reply); err != nil {
+		panic(fmt.Sprintf("reply is not JSON: %v: %s", err, body))
+	}
+	return reply.Result, nil
 }
