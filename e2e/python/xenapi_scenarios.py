@@ -1,0 +1,161 @@
+"""The official XenAPI.py (Debian's python3-os-xenapi copy) against xapisim.
+
+Usage: xenapi_scenarios.py URL USER PASSWORD
+Runs every scenario over XML-RPC on /RPC2 (URL without a trailing slash: XenAPI.py posts
+to /RPC2) and on / (URL with one). Prints one line per check ("ok", "FAIL", or "PENDING"
+for checks listed in ../pending.txt) and ends with "N passed, M failed, P pending".
+Exits 1 on a failure.
+"""
+import os
+import sys
+import time
+import traceback
+
+XENAPI_DIR = "/usr/lib/python3/dist-packages/os_xenapi/client"
+if not os.path.exists(os.path.join(XENAPI_DIR, "XenAPI.py")):
+    print("FAIL XenAPI.py is not installed: apt-get install -y python3-os-xenapi")
+    sys.exit(1)
+sys.path.insert(0, XENAPI_DIR)
+import XenAPI  # noqa: E402  (Debian's copy, imported by path; never vendored)
+
+url, user, password = sys.argv[1:4]
+HERE = os.path.dirname(os.path.abspath(__file__))
+pending = {}
+with open(os.path.join(HERE, "..", "pending.txt")) as f:
+    for line in f:
+        if line.startswith("python "):
+            name, _, reason = line[len("python "):].partition("|")
+            pending[name.strip()] = reason.strip()
+
+counts = {"passed": 0, "failed": 0, "pending": 0}
+
+
+def check(name, fn):
+    error = None
+    try:
+        if fn() is False:
+            error = "check returned false"
+    except Exception as e:  # a failed check, whatever it raised
+        error = "%s: %s | %s" % (type(e).__name__, e, traceback.format_exc().splitlines()[-3].strip())
+    if name in pending:
+        counts["pending"] += 1
+        print("PENDING %s (waits for: %s; now %s)" % (name, pending[name], "fails: " + error if error else "passes"))
+    elif error:
+        counts["failed"] += 1
+        print("FAIL %s: %s" % (name, error))
+    else:
+        counts["passed"] += 1
+        print("ok   %s" % name)
+
+
+def expect_failure(details, fn, *args):
+    try:
+        fn(*args)
+    except XenAPI.Failure as f:
+        if f.details != details:
+            raise AssertionError("Failure.details %r, want %r" % (f.details, details))
+        return
+    raise AssertionError("no XenAPI.Failure, want %r" % (details,))
+
+
+def equal(got, want, what):
+    if got != want:
+        raise AssertionError("%s: got %r, want %r" % (what, got, want))
+
+
+def wait_task(x, task, timeout=30):
+    deadline = time.time() + timeout
+    while x.task.get_status(task) == "pending":
+        if time.time() > deadline:
+            raise AssertionError("task %s still pending" % task)
+        time.sleep(0.05)
+    return x.task.get_status(task)
+
+
+def scenarios(base, tag):
+    session = XenAPI.Session(base)
+    x = session.xenapi
+    state = {}
+
+    def login():
+        x.login_with_password(user, password, "1.0", "xapisim-e2e")
+        return session.handle.startswith("OpaqueRef:")
+    check(tag + " login with 4 arguments", login)
+
+    def api_version():
+        equal(session.API_version, "2.21", "API_version")
+    check(tag + " API_version (pool.get_all -> get_master -> host.get_API_version_*)", api_version)
+
+    def records():
+        pools = x.pool.get_all_records()
+        equal(len(pools), 1, "pools")
+        master = list(pools.values())[0]["master"]
+        host = x.host.get_record(master)
+        equal(host["API_version_major"], "2", "ints arrive as strings")
+        equal(host["enabled"], True, "bools arrive as bools")
+        if "xapi" not in host["software_version"]:
+            raise AssertionError("software_version lacks xapi")
+        vms = x.VM.get_all_records()
+        dom0 = [r for r, v in vms.items() if v["is_control_domain"]][0]
+        equal(x.VM.get_record(dom0)["uuid"], vms[dom0]["uuid"], "get_record")
+    check(tag + " records", records)
+
+    def errors():
+        state["dom0"] = x.VM.get_all_where('field "is_control_domain"="true"')[0]
+        expect_failure(["HANDLE_INVALID", "VM", "OpaqueRef:bogus"], x.VM.get_record, "OpaqueRef:bogus")
+        expect_failure(["UUID_INVALID", "VM", "nope"], x.VM.get_by_uuid, "nope")
+        expect_failure(["MESSAGE_PARAMETER_COUNT_MISMATCH", "VM.start", "3", "1"], x.VM.start, state["dom0"])
+        expect_failure(["MESSAGE_METHOD_UNKNOWN", "VM.nope"], x.VM.nope)
+        expect_failure(["MAP_DUPLICATE_KEY", "VM", "other_config", state["dom0"], "k"],
+                       lambda: [x.VM.add_to_other_config(state["dom0"], "k", "v"),
+                                x.VM.add_to_other_config(state["dom0"], "k", "v")])
+        x.VM.remove_from_other_config(state["dom0"], "k")
+    check(tag + " errors arrive as Failure.details exactly", errors)
+
+    def async_task():
+        task = x.Async.VM_group.create({"name_label": "e2e", "name_description": "", "placement": "normal"})
+        equal(wait_task(x, task), "success", "status")
+        result = x.task.get_result(task)
+        if not (result.startswith("<value>OpaqueRef:") and result.endswith("</value>")):
+            raise AssertionError("result %r is not an XML-RPC value" % result)
+        equal(x.task.get_record(task)["name_label"], "Async.VM_group.create", "name_label")
+        x.task.destroy(task)
+        group = result[len("<value>"):-len("</value>")]
+        x.VM_group.destroy(group)
+    check(tag + " Async call polled through task.get_status/get_result", async_task)
+
+    def async_failure():
+        task = x.Async.VM.destroy("OpaqueRef:bogus")
+        equal(wait_task(x, task), "failure", "status")
+        equal(x.task.get_error_info(task), ["HANDLE_INVALID", "VM", "OpaqueRef:bogus"], "error_info")
+        x.task.destroy(task)
+    check(tag + " a failing Async call fails its task", async_failure)
+
+    def vm_lifecycle():
+        halted = [r for r, v in x.VM.get_all_records().items()
+                  if v["power_state"] == "Halted" and not v["is_a_template"] and not v["is_control_domain"]]
+        if not halted:
+            raise AssertionError("no halted VM")
+        vm = halted[0]
+        task = x.Async.VM.start(vm, False, False)
+        equal(wait_task(x, task), "success", "start task")
+        equal(x.VM.get_power_state(vm), "Running", "power_state")
+        expect_failure(["VM_BAD_POWER_STATE", vm, "halted", "running"], x.VM.start, vm, False, False)
+        x.VM.hard_shutdown(vm)
+        equal(x.VM.get_power_state(vm), "Halted", "power_state")
+    check(tag + " VM lifecycle through Async.VM.start", vm_lifecycle)
+
+    def logout():
+        handle = session.handle
+        x.session.logout()
+        # A fresh proxy with the old session sees SESSION_INVALID.
+        raw = XenAPI.xmlrpcclient.ServerProxy(base)
+        reply = raw.pool.get_all(handle)
+        equal(reply["ErrorDescription"], ["SESSION_INVALID", handle], "after logout")
+    check(tag + " logout", logout)
+
+
+scenarios(url, "[/RPC2]")
+scenarios(url + "/", "[/]")
+print("%d passed, %d failed, %d pending" % (counts["passed"], counts["failed"], counts["pending"]))
+sys.exit(1 if counts["failed"] else 0)
