@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/xapisim/xapisim/rbac"
 	"github.com/xapisim/xapisim/store"
 	"github.com/xapisim/xapisim/xapi/datamodel"
 )
@@ -57,6 +58,9 @@ type Server struct {
 	gcMu          sync.Mutex
 	gcProgress    map[string]float64 // pending tasks' progress at the previous GC pass
 
+	policy    *rbac.Policy
+	permCache permissionCache
+
 	mu             sync.RWMutex
 	authenticators []Authenticator
 }
@@ -75,8 +79,9 @@ type method struct {
 // the value convention of datamodel.Type) or an error, normally an *apierror.Error.
 type Handler func(c *Call) (any, error)
 
-// New builds a server over a store.
-func New(cfg Config) *Server {
+// New builds a server over a store, writing the static role objects if the store lacks
+// them.
+func New(cfg Config) (*Server, error) {
 	if cfg.IDs == nil {
 		cfg.IDs = NewIDs(0)
 	}
@@ -94,6 +99,7 @@ func New(cfg Config) *Server {
 		legacyQueue:   cfg.LegacyQueue,
 		taskRetention: cfg.TaskRetention,
 		methods:       map[string]*method{},
+		policy:        rbac.New(datamodel.Load()),
 	}
 	for _, c := range s.Schema.Classes {
 		for _, m := range c.Messages {
@@ -120,7 +126,12 @@ func New(cfg Config) *Server {
 	s.registerEvents()
 	s.registerTasks()
 	s.registerMessages()
-	return s
+	s.registerRoles()
+	s.registerSubjects()
+	if err := s.ensureRoles(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Handle makes h answer the message with this wire name ("VM.start"). It must be called

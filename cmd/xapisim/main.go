@@ -41,6 +41,7 @@ type options struct {
 	seed      uint64
 	durations xapi.Durations
 	retention time.Duration
+	users     string
 	pool      cluster.Spec
 }
 
@@ -60,6 +61,7 @@ func parseFlags(args []string) (options, error) {
 	fs.Func("duration", "simulated duration of one message, e.g. VM.start=2s (repeatable; \"*\" for every long operation)", func(v string) error {
 		return o.durations.Set(v)
 	})
+	fs.StringVar(&o.users, "users", "", `JSON file of accounts besides root: [{"name": "alice", "password": "pw", "roles": ["read-only"]}]`)
 	fs.DurationVar(&o.retention, "task-retention", xapi.DefaultTaskRetention, "how long completed tasks are kept")
 	o.pool.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -104,8 +106,20 @@ func run(o options) error {
 	}
 	defer st.Close()
 
-	srv := xapi.New(xapi.Config{Store: st, Log: log, RootPassword: o.password, IDs: ids,
+	srv, err := xapi.New(xapi.Config{Store: st, Log: log, RootPassword: o.password, IDs: ids,
 		Durations: o.durations, TaskRetention: o.retention})
+	if err != nil {
+		return err
+	}
+	if o.users != "" {
+		users, err := xapi.LoadUsers(o.users)
+		if err != nil {
+			return fmt.Errorf("--users: %w", err)
+		}
+		if err := srv.AddUsers(users); err != nil {
+			return err
+		}
+	}
 	sim := cluster.New(srv, o.pool)
 	if st.IsNew() {
 		if err := sim.BuildInventory(); err != nil {

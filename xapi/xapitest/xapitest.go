@@ -36,7 +36,11 @@ func NewServer(t testing.TB, options ...func(*xapi.Config)) *xapi.Server {
 	for _, o := range options {
 		o(&cfg)
 	}
-	return xapi.New(cfg)
+	srv, err := xapi.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
 }
 
 // Login returns a root session on srv.
