@@ -124,15 +124,6 @@ func (d *revDelta) apply() {
 	}
 }
 
-// affected lists the (relation, target) pairs whose mirror may have changed.
-func (d *revDelta) affected(f func(i int, target string)) {
-	for i, p := range d.pending {
-		for t := range p {
-			f(i, t)
-		}
-	}
-}
-
 func sameRefs(a []any, b []string) bool {
 	if len(a) != len(b) {
 		return false

@@ -163,6 +163,25 @@ func TestOneToManyRelation(t *testing.T) {
 	put(t, s, vbd("vbd3", "OpaqueRef:NULL"))
 }
 
+func TestMirrorsInsideATransaction(t *testing.T) {
+	s, _ := newStore(t)
+	put(t, s, vm("vmA", "a", "A"))
+	_, err := s.Update(func(tx *Tx) error {
+		stale := tx.Get("VM", "vmA").Clone() // taken before the VBD exists
+		tx.Put(&Object{Class: "VBD", Ref: "vbd1", Fields: []any{"v", "vmA"}})
+		assert.Equal(t, []any{"vbd1"}, tx.Get("VM", "vmA").Fields[2], "the mirror is visible at once")
+		stale.Fields[1] = "renamed"
+		tx.Put(stale)
+		assert.Equal(t, []any{"vbd1"}, tx.Get("VM", "vmA").Fields[2], "a stale copy cannot undo the mirror")
+		tx.Delete("VBD", "vbd1")
+		assert.Equal(t, []any{}, tx.Get("VM", "vmA").Fields[2])
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []any{}, s.Get("VM", "vmA").Fields[2])
+	assert.Equal(t, "renamed", s.Get("VM", "vmA").Fields[1])
+}
+
 func TestManyToManyRelation(t *testing.T) {
 	s, _ := newStore(t)
 	put(t, s, &Object{Class: "group", Ref: "g1", Fields: []any{"g1", "g", []any{}}},

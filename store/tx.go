@@ -3,14 +3,17 @@ package store
 import (
 	"fmt"
 	"runtime/debug"
-	"slices"
 )
 
 // Tx is a write transaction. It sees the committed state plus its own writes.
+//
+// Mirrored set fields are kept up to date within the transaction: after a Put of a VBD,
+// tx.Get of its VM shows the VBD in VM.VBDs.
 type Tx struct {
 	s      *Store
 	writes map[objKey]*Object // nil: deleted
 	order  []objKey           // first-touch order, for a deterministic change log
+	delta  *revDelta          // the transaction's changes to the relations
 	err    error
 }
 
@@ -43,7 +46,7 @@ func (s *Store) Update(fn func(tx *Tx) error) (uint64, error) {
 		s.writer.Unlock()
 		return 0, ErrClosed
 	}
-	tx := &Tx{s: s, writes: map[objKey]*Object{}}
+	tx := &Tx{s: s, writes: map[objKey]*Object{}, delta: s.rel.delta()}
 	err := run(fn, tx)
 	if err == nil {
 		err = tx.err
@@ -79,7 +82,6 @@ func run(fn func(*Tx) error, tx *Tx) (err error) {
 // the writer lock.
 func (s *Store) commit(tx *Tx) (*commit, error) {
 	gen := s.gen + 1
-	delta := tx.relationDelta()
 	var changes []Change
 	c := &commit{gen: gen, done: make(chan error, 1)}
 	for _, k := range tx.order {
@@ -116,54 +118,60 @@ func (s *Store) commit(tx *Tx) (*commit, error) {
 		}
 	}
 	s.mu.Unlock()
-	delta.apply()
+	tx.delta.apply()
 	s.gen = gen
 	s.changes.append(changes)
 	s.flushQ <- c
 	return c, nil
 }
 
-// relationDelta works out what the transaction does to the relations and rewrites the
-// mirrored set fields of every object whose mirror changes, adding them to the
-// transaction when it had not touched them.
-func (tx *Tx) relationDelta() *revDelta {
+// relate updates the relations for a write of o (nil: a delete) of class and ref: the
+// reverse index changes from the transaction's previous view of the object to the new
+// one, the mirrors of the targets that gained or lost it are rewritten, and a written
+// target gets its true mirror whatever the caller put there.
+func (tx *Tx) relate(class, ref string, o *Object) {
 	r := tx.s.rel
-	d := r.delta()
-	// Snapshot the keys: mirror updates below add writes.
-	keys := slices.Clone(tx.order)
-	for _, k := range keys {
-		for _, i := range r.bySource[k.class] {
-			d.change(i, k.ref, tx.s.tables[k.class].objs[k.ref], tx.writes[k])
+	prev := tx.Get(class, ref)
+	type target struct {
+		rel int
+		ref string
+	}
+	var affected []target
+	for _, i := range r.bySource[class] {
+		before, after := r.targets(i, prev), r.targets(i, o)
+		tx.delta.change(i, ref, prev, o)
+		for _, t := range append(before, after...) {
+			affected = append(affected, target{i, t})
 		}
 	}
-	setMirror := func(i int, target string) {
-		rel := r.list[i]
-		o := tx.Get(rel.Target, target)
-		if o == nil {
-			return
-		}
-		want := d.sources(i, target)
-		if cur, ok := o.Fields[rel.TargetField].([]any); ok && sameRefs(cur, want) {
-			return
-		}
-		k := objKey{rel.Target, target}
-		if w, owned := tx.writes[k]; !owned || w == nil {
-			o = o.Clone()
-			tx.record(k, o)
-		}
-		o.Fields[rel.TargetField] = mirror(want)
-	}
-	d.affected(setMirror)
-	// Objects the transaction wrote keep the true mirror, whatever the caller put there.
-	for _, k := range keys {
-		if tx.writes[k] == nil {
-			continue
-		}
-		for _, i := range r.byTarget[k.class] {
-			setMirror(i, k.ref)
+	if o != nil {
+		for _, i := range r.byTarget[class] {
+			o.Fields[r.list[i].TargetField] = mirror(tx.delta.sources(i, ref))
 		}
 	}
-	return d
+	tx.record(objKey{class, ref}, o)
+	for _, a := range affected {
+		tx.setMirror(a.rel, a.ref)
+	}
+}
+
+// setMirror rewrites one target's mirrored field from the pending reverse index.
+func (tx *Tx) setMirror(i int, target string) {
+	rel := tx.s.rel.list[i]
+	o := tx.Get(rel.Target, target)
+	if o == nil {
+		return
+	}
+	want := tx.delta.sources(i, target)
+	if cur, ok := o.Fields[rel.TargetField].([]any); ok && sameRefs(cur, want) {
+		return
+	}
+	k := objKey{rel.Target, target}
+	if w, owned := tx.writes[k]; !owned || w == nil {
+		o = o.Clone()
+		tx.record(k, o)
+	}
+	o.Fields[rel.TargetField] = mirror(want)
 }
 
 func (tx *Tx) record(k objKey, o *Object) {
@@ -180,7 +188,7 @@ func (tx *Tx) Put(o *Object) {
 		tx.err = fmt.Errorf("store: Put of a %s object with %d fields does not fit the schema", o.Class, len(o.Fields))
 		return
 	}
-	tx.record(objKey{o.Class, o.Ref}, o)
+	tx.relate(o.Class, o.Ref, o)
 }
 
 // Delete removes an object; it reports whether there was one.
@@ -188,7 +196,7 @@ func (tx *Tx) Delete(class, ref string) bool {
 	if tx.Get(class, ref) == nil {
 		return false
 	}
-	tx.record(objKey{class, ref}, nil)
+	tx.relate(class, ref, nil)
 	return true
 }
 
