@@ -29,6 +29,8 @@ type Call struct {
 	alias bool
 	// cancel is closed when the Async task is cancelled.
 	cancel chan struct{}
+	// syncTask is set when Task stands for a sync call (no task object exists).
+	syncTask bool
 }
 
 // Store is the object store.

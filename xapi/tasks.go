@@ -128,10 +128,7 @@ func (s *Server) taskCancel(c *Call) (any, error) {
 	if Str(t, "status") != "pending" {
 		return nil, nil
 	}
-	key := c.Task
-	if key == "" {
-		key = s.IDs.Ref() // the caller's own (sync) call stands for its task
-	}
+	key := c.OperationKey()
 	if err := s.UpdateField("task", ref, "current_operations", func(any) (any, error) {
 		return map[string]any{key: "cancel"}, nil
 	}); err != nil {

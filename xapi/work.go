@@ -72,6 +72,20 @@ func (c *cancels) cancel(task string) bool {
 // next check. It reports whether the task was still running.
 func (s *Server) CancelTask(task string) bool { return s.cancels.cancel(task) }
 
+// Cancelled returns a channel closed when the call's task is cancelled (never closed
+// for a sync call). Handlers that wait, as xapi does for a busy object, select on it.
+func (c *Call) Cancelled() <-chan struct{} { return c.cancel }
+
+// OperationKey is the key of this call in an object's current_operations: the task of an
+// Async call, or a fresh ref standing for the task xapi creates for a sync call.
+func (c *Call) OperationKey() string {
+	if c.Task == "" {
+		c.Task = c.Server.IDs.Ref()
+		c.syncTask = true
+	}
+	return c.Task
+}
+
 // Work simulates the time the call's operation takes (Config.Durations): it waits in
 // steps, updating the task's progress, and returns TASK_CANCELLED [task] when the task is
 // cancelled meanwhile. Handlers call it before they commit their effect, so a cancelled
@@ -81,10 +95,7 @@ func (c *Call) Work() error {
 	if !ok {
 		d = c.Server.durations["*"]
 	}
-	var cancelled <-chan struct{}
-	if c.Task != "" {
-		cancelled = c.cancel
-	}
+	cancelled := c.Cancelled()
 	select {
 	case <-cancelled:
 		return apierror.New(apierror.TaskCancelled, c.Task)
@@ -100,7 +111,7 @@ func (c *Call) Work() error {
 			return apierror.New(apierror.TaskCancelled, c.Task)
 		case <-time.After(step):
 		}
-		if c.Task != "" && i < progressSteps {
+		if c.Task != "" && !c.syncTask && i < progressSteps {
 			p := float64(i) / progressSteps
 			_ = c.Server.UpdateField("task", c.Task, "progress", func(any) (any, error) { return p, nil })
 		}

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -42,6 +43,7 @@ type options struct {
 	durations xapi.Durations
 	retention time.Duration
 	users     string
+	coverage  string
 	pool      cluster.Spec
 }
 
@@ -62,6 +64,7 @@ func parseFlags(args []string) (options, error) {
 		return o.durations.Set(v)
 	})
 	fs.StringVar(&o.users, "users", "", `JSON file of accounts besides root: [{"name": "alice", "password": "pw", "roles": ["read-only"]}]`)
+	fs.StringVar(&o.coverage, "coverage", "", "print which explicit messages of these classes (comma-separated, or \"all\") have behaviour, and exit")
 	fs.DurationVar(&o.retention, "task-retention", xapi.DefaultTaskRetention, "how long completed tasks are kept")
 	o.pool.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -121,6 +124,17 @@ func run(o options) error {
 		}
 	}
 	sim := cluster.New(srv, o.pool)
+	if o.coverage != "" {
+		classes := strings.Split(o.coverage, ",")
+		if o.coverage == "all" {
+			classes = nil
+			for _, c := range srv.Schema.Classes {
+				classes = append(classes, c.Name)
+			}
+		}
+		cluster.WriteCoverage(os.Stdout, cluster.Coverage(srv, classes...))
+		return nil
+	}
 	if st.IsNew() {
 		if err := sim.BuildInventory(); err != nil {
 			return fmt.Errorf("building the default pool: %w", err)

@@ -145,6 +145,45 @@ def scenarios(base, tag):
         equal(x.VM.get_power_state(vm), "Halted", "power_state")
     check(tag + " VM lifecycle through Async.VM.start", vm_lifecycle)
 
+    def template_to_vm():
+        # The provider flow of semantics.md §2.9, with allowed_operations at each step.
+        def ops(ref):
+            return set(x.VM.get_allowed_operations(ref))
+        tmpl = x.VM.get_by_name_label("Debian Bookworm 12")[0]
+        if "provision" not in ops(tmpl) or "start" in ops(tmpl):
+            raise AssertionError("template ops %r" % ops(tmpl))
+        expect_failure(["VM_IS_TEMPLATE", tmpl, "start"], x.VM.start, tmpl, False, False)
+        vm = x.VM.clone(tmpl, "e2e-provisioned")
+        sr = x.pool.get_default_SR(x.pool.get_all()[0])
+        other = x.VM.get_other_config(vm)
+        other["disks"] = other["disks"].replace('sr=""', 'sr="%s"' % x.SR.get_uuid(sr))
+        x.VM.set_other_config(vm, other)
+        x.VM.provision(vm)
+        equal(x.VM.get_is_a_template(vm), False, "is_a_template after provision")
+        if not {"start", "destroy", "snapshot"} <= ops(vm):
+            raise AssertionError("halted ops %r" % ops(vm))
+        used_before = int(x.SR.get_physical_utilisation(sr))
+        task = x.Async.VM.start(vm, False, False)
+        equal(wait_task(x, task), "success", "Async.VM.start")
+        x.task.destroy(task)
+        equal(x.VM.get_power_state(vm), "Running", "power_state")
+        if "start" in ops(vm) or "hard_shutdown" not in ops(vm):
+            raise AssertionError("running ops %r" % ops(vm))
+        expect_failure(["VM_BAD_POWER_STATE", vm, "halted", "running"], x.VM.start, vm, False, False)
+        x.VM.hard_shutdown(vm)
+        equal(x.VM.get_power_state(vm), "Halted", "after hard_shutdown")
+        snap = x.VM.snapshot(vm, "e2e-snapshot")
+        equal(ops(snap), {"revert", "clone", "copy", "export", "destroy", "metadata_export"}, "snapshot ops")
+        x.VM.revert(snap)
+        equal(x.VM.get_power_state(vm), "Halted", "after revert")
+        disks = [x.VBD.get_VDI(v) for v in x.VM.get_VBDs(vm) if x.VBD.get_type(v) == "Disk"]
+        x.VM.destroy(vm)
+        for vdi in disks:
+            x.VDI.get_uuid(vdi)  # the VDIs are kept
+        if int(x.SR.get_physical_utilisation(sr)) < used_before:
+            raise AssertionError("the SR usage went down although the VDIs were kept")
+    check(tag + " template -> clone -> provision -> start -> snapshot -> revert -> destroy", template_to_vm)
+
     def logout():
         handle = session.handle
         x.session.logout()
