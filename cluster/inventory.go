@@ -104,10 +104,10 @@ func (inv *inventory) build() {
 	}
 	inv.pool = inv.put("pool", map[string]any{
 		"name_label": "xapisim", "master": inv.hosts[0].Ref, "ha_cluster_stack": "xhad",
-		"other_config":     map[string]any{"memory-ratio-hvm": "0.25", "memory-ratio-pv": "0.25"},
-		"cpu_info":         map[string]any{"cpu_count": fmt.Sprint(inv.spec.CPUs * inv.spec.Hosts), "socket_count": fmt.Sprint(inv.spec.Hosts), "vendor": "GenuineIntel", "features_pv": cpuInfo(1)["features_pv"], "features_hvm": cpuInfo(1)["features_hvm"]},
-		"restrictions":     restrictions(),
-		"coordinator_bias": true,
+		"other_config":        map[string]any{"memory-ratio-hvm": "0.25", "memory-ratio-pv": "0.25"},
+		"cpu_info":            map[string]any{"cpu_count": fmt.Sprint(inv.spec.CPUs * inv.spec.Hosts), "socket_count": fmt.Sprint(inv.spec.Hosts), "vendor": "GenuineIntel", "features_pv": cpuInfo(1)["features_pv"], "features_hvm": cpuInfo(1)["features_hvm"]},
+		"restrictions":        restrictions(),
+		"coordinator_bias":    true,
 		"telemetry_frequency": "weekly", "update_sync_frequency": "weekly",
 	})
 	inv.sharedStorage()
