@@ -10,6 +10,8 @@ import (
 
 // The persisted form of an object: created and modified generations, then (field name,
 // value) pairs, so that fields can be added, removed or reordered between versions.
+// Mirrored fields are left out: Open rebuilds them from the references, and a target
+// with thousands of sources need not be rewritten in full each time one is added.
 // Values carry a one-byte tag; the set of Go types is closed (see Object).
 const (
 	tagNil byte = iota
@@ -28,8 +30,17 @@ var errCorrupt = errors.New("store: corrupt object encoding")
 func encodeObject(buf []byte, c *classInfo, o *Object) ([]byte, error) {
 	buf = binary.AppendUvarint(buf, o.Created)
 	buf = binary.AppendUvarint(buf, o.Modified)
-	buf = binary.AppendUvarint(buf, uint64(len(o.Fields)))
+	n := 0
+	for _, m := range c.mirrored {
+		if !m {
+			n++
+		}
+	}
+	buf = binary.AppendUvarint(buf, uint64(n))
 	for i, v := range o.Fields {
+		if c.mirrored[i] {
+			continue
+		}
 		buf = appendString(buf, c.Fields[i])
 		var err error
 		if buf, err = appendValue(buf, v); err != nil {

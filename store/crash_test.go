@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,8 +16,8 @@ import (
 )
 
 // TestCrashLosesNoAcknowledgedCommit runs a child process that commits durably and
-// prints every acknowledged ref, SIGKILLs it mid-run, and checks that every acknowledged
-// commit is in the file.
+// prints every acknowledged generation and ref, SIGKILLs it mid-run, and checks that
+// every acknowledged commit is in the file.
 func TestCrashLosesNoAcknowledgedCommit(t *testing.T) {
 	if path := os.Getenv("STORE_CRASH_CHILD"); path != "" {
 		crashChild(path)
@@ -30,39 +29,48 @@ func TestCrashLosesNoAcknowledgedCommit(t *testing.T) {
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	var acked []string
+	acked := map[string]uint64{} // ref -> generation
+	var last uint64
 	sc := bufio.NewScanner(out)
+	read := func() {
+		var gen uint64
+		var ref string
+		if _, err := fmt.Sscanf(sc.Text(), "acked %d %s", &gen, &ref); err == nil {
+			acked[ref] = gen
+			last = max(last, gen)
+		}
+	}
 	deadline := time.Now().Add(1 * time.Second)
 	for sc.Scan() {
-		if ref, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
-			acked = append(acked, ref)
-		}
+		read()
 		if time.Now().After(deadline) && len(acked) > 50 {
 			break
 		}
 	}
-	require.NoError(t, cmd.Process.Kill())
-	for sc.Scan() { // what was printed before the kill was acknowledged too
-		if ref, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
-			acked = append(acked, ref)
-		}
+	require.NoError(t, cmd.Process.Kill()) // SIGKILL: no chance to flush or close
+	// What was printed before the kill was acknowledged too.
+	for sc.Scan() {
+		read()
 	}
 	_ = cmd.Wait()
 	require.NotEmpty(t, acked)
+	t.Logf("%d commits acknowledged before the kill, the last at generation %d", len(acked), last)
 
 	s, err := Open(testSchema(), Options{Path: path, Log: zerolog.Nop()})
 	require.NoError(t, err)
 	defer s.Close()
+	assert.GreaterOrEqual(t, s.Generation(), last)
 	missing := 0
-	for _, ref := range acked {
-		if s.Get("VM", ref) == nil {
+	for ref, gen := range acked {
+		if o := s.Get("VM", ref); o == nil || o.Created != gen {
 			missing++
 		}
 	}
 	assert.Zero(t, missing, "%d of %d acknowledged commits lost", missing, len(acked))
 }
 
-// crashChild commits from 8 goroutines forever, with fsync, printing acknowledgements.
+// crashChild commits from 8 goroutines forever, with fsync, printing each acknowledged
+// generation and ref.
 func crashChild(path string) {
 	s, err := Open(testSchema(), Options{Path: path, Log: zerolog.Nop()})
 	if err != nil {
@@ -77,11 +85,12 @@ func crashChild(path string) {
 			defer wg.Done()
 			for i := 0; ; i++ {
 				ref := fmt.Sprintf("w%d-%d", w, i)
-				if _, err := s.Update(func(tx *Tx) error { tx.Put(vm(ref, ref, "x")); return nil }); err != nil {
+				gen, err := s.Update(func(tx *Tx) error { tx.Put(vm(ref, ref, "x")); return nil })
+				if err != nil {
 					return
 				}
 				mu.Lock()
-				fmt.Println("acked", ref)
+				fmt.Println("acked", gen, ref)
 				mu.Unlock()
 			}
 		}(w)

@@ -9,7 +9,8 @@ import (
 )
 
 // The file layout: one bucket per class ("c:<class>", key ref, value the encoded object)
-// and a meta bucket with the format version and the last generation.
+// and a meta bucket with the format version and the last generation. Buckets of classes
+// the schema does not have are left alone.
 var (
 	metaBucket = []byte("meta")
 	genKey     = []byte("generation")
@@ -60,6 +61,7 @@ func (s *Store) load() (uint64, error) {
 			})
 			t := s.tables[name]
 			for _, o := range objs {
+				o.frozen = true
 				t.put(o)
 			}
 			count += len(objs)
@@ -74,8 +76,8 @@ func (s *Store) load() (uint64, error) {
 	return gen, nil
 }
 
-// rebuildMirrors recomputes the reverse index and every mirrored field from the
-// references, in creation order.
+// rebuildMirrors recomputes the reverse index and every mirrored field (which are not
+// persisted) from the references, in creation order.
 func (s *Store) rebuildMirrors() {
 	for i, rel := range s.rel.list {
 		rev := map[string][]string{}
@@ -89,78 +91,4 @@ func (s *Store) rebuildMirrors() {
 			o.Fields[rel.TargetField] = mirror(rev[o.Ref])
 		}
 	}
-}
-
-// flusher writes queued commits to disk, many per bbolt transaction (one fsync), in
-// generation order, and releases their Update calls once durable. A write error fails
-// every commit of the batch and the store.
-func (s *Store) flusher() {
-	defer close(s.flushed)
-	for c := range s.flushQ {
-		batch := []*commit{c}
-	drain:
-		for {
-			select {
-			case c, ok := <-s.flushQ:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, c)
-			default:
-				break drain
-			}
-		}
-		err := s.write(batch)
-		if err != nil {
-			s.log.Error().Err(err).Msg("store: commit failed; the store refuses further writes")
-			s.failed.Store(&err)
-		} else {
-			s.advance(batch[len(batch)-1].gen)
-		}
-		for _, c := range batch {
-			c.done <- err
-		}
-	}
-}
-
-func (s *Store) write(batch []*commit) error {
-	return s.db.Update(func(btx *bolt.Tx) error {
-		buckets := map[string]*bolt.Bucket{}
-		bucket := func(class string) (*bolt.Bucket, error) {
-			if b := buckets[class]; b != nil {
-				return b, nil
-			}
-			b, err := btx.CreateBucketIfNotExists(classBucket(class))
-			buckets[class] = b
-			return b, err
-		}
-		for _, c := range batch {
-			for _, p := range c.puts {
-				b, err := bucket(p.key.class)
-				if err != nil {
-					return err
-				}
-				if err := b.Put([]byte(p.key.ref), p.data); err != nil {
-					return err
-				}
-			}
-			for _, k := range c.dels {
-				b, err := bucket(k.class)
-				if err != nil {
-					return err
-				}
-				if err := b.Delete([]byte(k.ref)); err != nil {
-					return err
-				}
-			}
-		}
-		m, err := btx.CreateBucketIfNotExists(metaBucket)
-		if err != nil {
-			return err
-		}
-		if err := m.Put(formatKey, []byte(formatVersion)); err != nil {
-			return err
-		}
-		return m.Put(genKey, binary.BigEndian.AppendUint64(nil, batch[len(batch)-1].gen))
-	})
 }

@@ -3,9 +3,9 @@ package store
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rs/zerolog"
 	bolt "go.etcd.io/bbolt"
@@ -31,9 +31,11 @@ type Store struct {
 	log     zerolog.Logger
 
 	writer sync.Mutex
+	gen    uint64 // last applied generation; guarded by writer
+	closed bool   // guarded by writer
+
 	mu     sync.RWMutex
 	tables map[string]*table
-	gen    uint64 // last applied generation; guarded by writer
 
 	changes *changeLog
 	durable atomic.Uint64
@@ -44,7 +46,6 @@ type Store struct {
 	flushQ  chan *commit
 	flushed chan struct{}
 	failed  atomic.Pointer[error]
-	closed  atomic.Bool
 	isNew   bool
 }
 
@@ -58,14 +59,15 @@ func Open(schema Schema, opts Options) (*Store, error) {
 		tables:  map[string]*table{},
 		log:     opts.Log,
 		waitCh:  make(chan struct{}),
+		// Writers block once this many commits wait for the disk: back-pressure.
 		flushQ:  make(chan *commit, 4096),
 		flushed: make(chan struct{}),
 	}
 	for _, c := range schema.Classes {
-		ci := &classInfo{Class: c, index: map[string]int{}}
-		for i, f := range c.Fields {
-			ci.index[f] = i
+		if len(c.Defaults) > len(c.Fields) || c.UUID >= len(c.Fields) || c.NameLabel >= len(c.Fields) {
+			return nil, fmt.Errorf("store: class %s: defaults or indexes do not match its fields", c.Name)
 		}
+		ci := newClassInfo(c)
 		s.classes[c.Name] = ci
 		s.tables[c.Name] = newTable(ci)
 	}
@@ -77,7 +79,9 @@ func Open(schema Schema, opts Options) (*Store, error) {
 	if size <= 0 {
 		size = 1 << 18
 	}
-	s.db, err = bolt.Open(opts.Path, 0o600, &bolt.Options{NoSync: opts.NoSync, NoFreelistSync: true})
+	// The timeout turns a state file locked by another process into an error rather
+	// than a hang; NoFreelistSync trades a slower Open for cheaper commits.
+	s.db, err = bolt.Open(opts.Path, 0o600, &bolt.Options{NoSync: opts.NoSync, NoFreelistSync: true, Timeout: time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("store: opening %s: %w", opts.Path, err)
 	}
@@ -93,99 +97,19 @@ func Open(schema Schema, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close drains the commits still being flushed and closes the state file.
+// Close waits for the commits still being flushed and closes the state file. Update
+// returns ErrClosed afterwards.
 func (s *Store) Close() error {
-	if !s.closed.CompareAndSwap(false, true) {
+	s.writer.Lock() // no transaction is running, and none will start
+	defer s.writer.Unlock()
+	if s.closed {
 		return nil
 	}
-	s.writer.Lock() // no transaction is running, and none will start
+	s.closed = true
 	close(s.flushQ)
 	<-s.flushed
-	s.writer.Unlock()
 	return s.db.Close()
 }
 
 // IsNew reports whether the state file held no objects when opened.
 func (s *Store) IsNew() bool { return s.isNew }
-
-// View runs fn with a consistent read view: no commit is applied while fn runs, so keep
-// it short.
-func (s *Store) View(fn func(v Reader)) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	fn(committed{s})
-}
-
-// Get returns the object, or nil if there is none of that class with that ref.
-func (s *Store) Get(class, ref string) *Object {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return committed{s}.Get(class, ref)
-}
-
-// All returns every object of the class, in insertion order.
-func (s *Store) All(class string) []*Object {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return committed{s}.All(class)
-}
-
-// ByUUID returns the object of the class with that uuid, or nil.
-func (s *Store) ByUUID(class, uuid string) *Object {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return committed{s}.ByUUID(class, uuid)
-}
-
-// ByNameLabel returns the objects of the class whose name_label is exactly label.
-func (s *Store) ByNameLabel(class, label string) []*Object {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return committed{s}.ByNameLabel(class, label)
-}
-
-// Count returns the number of objects of the class.
-func (s *Store) Count(class string) int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return committed{s}.Count(class)
-}
-
-// committed reads the committed tables; the caller holds mu (or writer, which also
-// excludes changes).
-type committed struct{ s *Store }
-
-func (c committed) Get(class, ref string) *Object {
-	if t := c.s.tables[class]; t != nil {
-		return t.objs[ref]
-	}
-	return nil
-}
-
-func (c committed) All(class string) []*Object {
-	if t := c.s.tables[class]; t != nil {
-		return slices.Clone(t.list())
-	}
-	return nil
-}
-
-func (c committed) ByUUID(class, uuid string) *Object {
-	if t := c.s.tables[class]; t != nil {
-		return t.byUUID[uuid]
-	}
-	return nil
-}
-
-func (c committed) ByNameLabel(class, label string) []*Object {
-	if t := c.s.tables[class]; t != nil {
-		return t.withName(label)
-	}
-	return nil
-}
-
-func (c committed) Count(class string) int {
-	if t := c.s.tables[class]; t != nil {
-		return len(t.objs)
-	}
-	return 0
-}

@@ -1,30 +1,50 @@
 package store
 
-import "sync/atomic"
+import (
+	"slices"
+	"sync/atomic"
+)
 
-// classInfo is a class of the schema with its field-name index.
+// classInfo is a class of the schema with what the store derives from it.
 type classInfo struct {
 	Class
-	index map[string]int
+	index map[string]int // field name -> position
+	// mirrored marks the set fields that relations own. They are derived from the
+	// references, so they are not persisted but rebuilt on Open.
+	mirrored []bool
 }
 
-// table holds the committed objects of one class. It is changed only while the store's
-// write lock is held; readers hold the read lock.
+func newClassInfo(c Class) *classInfo {
+	ci := &classInfo{Class: c, index: make(map[string]int, len(c.Fields)), mirrored: make([]bool, len(c.Fields))}
+	for i, f := range c.Fields {
+		ci.index[f] = i
+	}
+	return ci
+}
+
+// table holds the committed objects of one class with their indexes. It is changed only
+// by a commit, which holds both the writer lock and the store's write lock; readers hold
+// the read lock, or the writer lock (a transaction).
 type table struct {
 	info   *classInfo
 	objs   map[string]*Object
 	byUUID map[string]*Object
 	byName map[string]map[string]*Object
-	// order lists refs in insertion order (deleted ones are skipped and compacted away),
-	// so that All is deterministic.
+	// order lists refs in insertion order and seq gives each live ref its position, so
+	// that All and ByNameLabel are deterministic. A deleted ref leaves a stale slot
+	// (seq no longer points at it) until enough of them pile up to compact.
 	order []string
-	dead  int
-	// all caches the result of All until the next commit that touches the class.
+	seq   map[string]int
+	stale int
+	// all caches the result of list until the next commit that touches the class.
 	all atomic.Pointer[[]*Object]
 }
 
 func newTable(c *classInfo) *table {
-	return &table{info: c, objs: map[string]*Object{}, byUUID: map[string]*Object{}, byName: map[string]map[string]*Object{}}
+	return &table{
+		info: c, objs: map[string]*Object{}, byUUID: map[string]*Object{},
+		byName: map[string]map[string]*Object{}, seq: map[string]int{},
+	}
 }
 
 func (t *table) uuidOf(o *Object) (string, bool) {
@@ -45,10 +65,10 @@ func (t *table) nameOf(o *Object) (string, bool) {
 
 // put inserts or replaces an object, keeping the indexes right.
 func (t *table) put(o *Object) {
-	old := t.objs[o.Ref]
-	if old != nil {
+	if old := t.objs[o.Ref]; old != nil {
 		t.unindex(old)
 	} else {
+		t.seq[o.Ref] = len(t.order)
 		t.order = append(t.order, o.Ref)
 	}
 	t.objs[o.Ref] = o
@@ -73,20 +93,24 @@ func (t *table) delete(ref string) {
 	}
 	t.unindex(old)
 	delete(t.objs, ref)
-	t.dead++
-	if t.dead > 64 && t.dead > len(t.order)/2 {
-		live := t.order[:0]
-		for _, r := range t.order {
-			if _, ok := t.objs[r]; ok {
+	delete(t.seq, ref)
+	t.stale++
+	if t.stale > 64 && t.stale > len(t.order)/2 {
+		live := make([]string, 0, len(t.objs))
+		for i, r := range t.order {
+			if p, ok := t.seq[r]; ok && p == i {
+				t.seq[r] = len(live)
 				live = append(live, r)
 			}
 		}
-		t.order, t.dead = live, 0
+		t.order, t.stale = live, 0
 	}
 	t.all.Store(nil)
 }
 
 func (t *table) unindex(o *Object) {
+	// A uuid held by two objects (a caller bug) indexes the last one put; only remove
+	// the entry if it is this object's.
 	if u, ok := t.uuidOf(o); ok && t.byUUID[u] == o {
 		delete(t.byUUID, u)
 	}
@@ -107,28 +131,25 @@ func (t *table) list() []*Object {
 		return *p
 	}
 	out := make([]*Object, 0, len(t.objs))
-	seen := make(map[string]bool, len(t.objs))
-	for _, r := range t.order {
-		if o, ok := t.objs[r]; ok && !seen[r] {
-			seen[r] = true
-			out = append(out, o)
+	for i, r := range t.order {
+		if p, ok := t.seq[r]; ok && p == i {
+			out = append(out, t.objs[r])
 		}
 	}
 	t.all.Store(&out)
 	return out
 }
 
+// withName returns the objects named label, in insertion order.
 func (t *table) withName(label string) []*Object {
 	m := t.byName[label]
 	if len(m) == 0 {
 		return nil
 	}
-	// Keep insertion order for determinism.
 	out := make([]*Object, 0, len(m))
-	for _, o := range t.list() {
-		if m[o.Ref] == o {
-			out = append(out, o)
-		}
+	for _, o := range m {
+		out = append(out, o)
 	}
+	slices.SortFunc(out, func(a, b *Object) int { return t.seq[a.Ref] - t.seq[b.Ref] })
 	return out
 }
