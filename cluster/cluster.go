@@ -39,9 +39,11 @@ type Sim struct {
 	spec Spec
 
 	// liveness hooks run inside the transaction that changes a host's liveness.
-	mu       sync.Mutex
-	liveness []LivenessHook
-	ejects   []EjectHook
+	mu         sync.Mutex
+	liveness   []LivenessHook
+	ejects     []EjectHook
+	plugChecks []PlugCheck
+	pifChecks  []PIFCheck
 }
 
 // LivenessHook is told, inside the transaction that makes the change, that a host
@@ -73,6 +75,14 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerPool()
 	p.registerVMGroup()
 	p.registerVMAppliance()
+	p.registerSR()
+	p.registerPBD()
+	p.registerVDI()
+	p.registerVBD()
+	p.registerVIF()
+	p.registerNetwork()
+	p.registerPIF()
+	p.registerVLANAndBond()
 	return p
 }
 

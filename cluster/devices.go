@@ -127,10 +127,16 @@ func setAttached(tx *store.Tx, vm *store.Object, attached bool) {
 			}
 			d = d.Clone()
 			xapi.Set(d, "currently_attached", attached)
+			if class == "VBD" && attached && xapi.Str(d, "device") == "" {
+				xapi.Set(d, "device", deviceName(xapi.Str(d, "userdevice")))
+			}
 			tx.Put(d)
 		}
 	}
 }
+
+// nullRef is the null reference.
+const nullRef = datamodel.NullRef
 
 // isNull reports whether a ref is the null ref (or empty).
 func isNull(ref string) bool { return ref == "" || ref == datamodel.NullRef }

@@ -159,7 +159,7 @@ func setHostAllowedOps(tx *store.Tx, ref string) {
 }
 
 // hostOpError is the first reason a host operation is not allowed now.
-func hostOpError(h *store.Object, op string, live, enabled bool, current []string) *apierror.Error {
+func hostOpError(h *store.Object, op string, live, enabled bool, current []string) error {
 	creating := []string{"provision", "vm_resume", "vm_migrate"}
 	removing := []string{"evacuate", "reboot", "shutdown"}
 	conflict := func(set []string) bool {
@@ -405,7 +405,7 @@ func (p *Sim) evacuationPlan(r store.Reader, host string) (*evacuation, error) {
 		}
 		plan.order = append(plan.order, ref)
 		if e := operationError(r, vm, "pool_migrate", true); e != nil {
-			plan.errs[ref] = e
+			plan.errs[ref] = apierror.From(e)
 			continue
 		}
 		need := xapi.Int(vm, "memory_dynamic_min") + overhead(vm)

@@ -64,7 +64,6 @@ type inventory struct {
 	isoSR         *store.Object
 	templates     []*store.Object
 	templateOf    map[string]*store.Object
-	macCounter    int
 	guestIPSuffix int
 }
 
@@ -196,12 +195,6 @@ func (inv *inventory) networks() {
 	})
 }
 
-// mac returns the next made-up MAC address of a physical NIC.
-func (inv *inventory) mac() string {
-	inv.macCounter++
-	return fmt.Sprintf("00:16:3e:%02x:%02x:%02x", inv.macCounter>>16&0xff, inv.macCounter>>8&0xff, inv.macCounter&0xff)
-}
-
 func (inv *inventory) host(i int) {
 	name := fmt.Sprintf("host%d", i)
 	address := fmt.Sprintf("10.0.0.%d", 10+i)
@@ -226,7 +219,7 @@ func (inv *inventory) host(i int) {
 			"pci_bus_path": fmt.Sprintf("0000:3b:00.%d", nic), "last_updated": inv.now,
 		})
 		fields := map[string]any{
-			"device": fmt.Sprintf("eth%d", nic), "network": net.Ref, "host": h.Ref, "MAC": inv.mac(), "MTU": int64(1500),
+			"device": hostNICs[nic], "network": net.Ref, "host": h.Ref, "MAC": nicMAC(xapi.Str(h, "uuid"), nic), "MTU": int64(1500),
 			"VLAN": int64(-1), "metrics": pm.Ref, "physical": true, "managed": true,
 			"properties": map[string]any{"gro": "on"}, "capabilities": xapi.StringSet("fcoe"),
 		}

@@ -19,8 +19,9 @@ var thickTypes = map[string]bool{"lvm": true, "lvmoiscsi": true, "lvmohba": true
 // thick reports whether an SR allocates VDIs in full.
 func thick(sr *store.Object) bool { return thickTypes[xapi.Str(sr, "type")] }
 
-// refreshSR recomputes an SR's usage from its VDIs.
+// refreshSR recomputes an SR's usage from its VDIs, and its allowed operations.
 func refreshSR(tx *store.Tx, ref string) {
+	defer setSRAllowedOps(tx, ref)
 	sr := tx.Get("SR", ref)
 	if sr == nil {
 		return

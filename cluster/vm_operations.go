@@ -127,7 +127,7 @@ func bootedPV(r store.Reader, vm *store.Object) bool {
 
 // featureError is xapi's check_op_for_feature: HVM guests without PV drivers lack the
 // features clean shutdown, reboot, suspend and migration need.
-func featureError(r store.Reader, vm *store.Object, op string, strict bool) *apierror.Error {
+func featureError(r store.Reader, vm *store.Object, op string, strict bool) error {
 	ps := xapi.Str(vm, "power_state")
 	live := ps == "Running" || ps == "Paused"
 	implicit := !live || bootedPV(r, vm) || hasPVDrivers(r, vm)
@@ -159,7 +159,7 @@ func featureError(r store.Reader, vm *store.Object, op string, strict bool) *api
 
 // operationError is xapi's check_operation_error: the first reason op is not allowed on
 // vm now, or nil.
-func operationError(r store.Reader, vm *store.Object, op string, strict bool) *apierror.Error {
+func operationError(r store.Reader, vm *store.Object, op string, strict bool) error {
 	ref := vm.Ref
 	if reason, blocked := xapi.StringMap(vm, "blocked_operations")[op]; blocked {
 		return apierror.New("OPERATION_BLOCKED", ref, reason)
@@ -259,6 +259,7 @@ func setAllowedOps(tx *store.Tx, vm *store.Object) {
 	if allowed == nil {
 		allowed = []any{}
 	}
+	defer refreshDeviceOps(tx, vm.Ref)
 	if cur, _ := xapi.Get(vm, "allowed_operations").([]any); slices.Equal(cur, allowed) {
 		return
 	}

@@ -27,14 +27,14 @@ func nextDomid(tx *store.Tx, host string) int64 {
 }
 
 // powerOn makes a domain of the VM on the host: Running or Paused, a new domid, the
-// devices attached, fresh VM_metrics, new guest metrics (gm, or made up when the guest
-// runs PV drivers), a console, and the host's memory accounted. It does not raise the
-// alert: the caller does.
+// devices attached, fresh VM_metrics, guest metrics (gm; "" makes new ones when the guest
+// runs PV drivers; the current ones are kept when gm names them, as on resume), a
+// console, and the host's memory accounted. It does not raise the alert: the caller does.
 func powerOn(srv *xapi.Server, tx *store.Tx, ref, host, state, gm string) {
 	vm := tx.Get("VM", ref).Clone()
 	now := srv.Clock.Now()
 	hadDrivers := hasPVDrivers(tx, vm)
-	if old := xapi.Str(vm, "guest_metrics"); !isNull(old) {
+	if old := xapi.Str(vm, "guest_metrics"); !isNull(old) && old != gm {
 		tx.Delete("VM_guest_metrics", old)
 	}
 	if gm == "" {

@@ -184,6 +184,58 @@ def scenarios(base, tag):
             raise AssertionError("the SR usage went down although the VDIs were kept")
     check(tag + " template -> clone -> provision -> start -> snapshot -> revert -> destroy", template_to_vm)
 
+    def storage():
+        sr = x.pool.get_default_SR(x.pool.get_all()[0])
+        def usage():
+            r = x.SR.get_record(sr)
+            return int(r["physical_utilisation"]), int(r["virtual_allocation"])
+        phys0, virt0 = usage()
+        size = 10 * 1024 ** 3
+        vdi = x.VDI.create({"name_label": "py-data", "name_description": "", "SR": sr, "virtual_size": str(size),
+                            "type": "user", "sharable": False, "read_only": False, "other_config": {}})
+        phys1, virt1 = usage()
+        equal(virt1, virt0 + size, "virtual_allocation after VDI.create")
+        halted = x.VM.get_all_where('field "power_state"="Halted" and field "is_a_template"="false" and field "is_control_domain"="false"')[0]
+        vbd = x.VBD.create({"VM": halted, "VDI": vdi, "userdevice": "autodetect", "bootable": False, "mode": "RW",
+                            "type": "Disk", "empty": False, "other_config": {}, "qos_algorithm_type": "", "qos_algorithm_params": {}})
+        x.VM.start(halted, False, False)
+        equal(x.VBD.get_currently_attached(vbd), True, "attached once the VM runs")
+        expect_failure(["VDI_IN_USE", vdi, "destroy"], x.VDI.destroy, vdi)
+        x.VM.hard_shutdown(halted)
+        x.VBD.destroy(vbd)
+        x.VDI.destroy(vdi)
+        equal(usage(), (phys0, virt0), "SR usage back after the VDI is gone")
+
+        cd = [v for v in x.VM.get_VBDs(halted) if x.VBD.get_type(v) == "CD"][0]
+        iso = x.SR.get_VDIs(x.SR.get_by_name_label("ISO library")[0])[0]
+        x.VBD.insert(cd, iso)
+        equal(x.VBD.get_empty(cd), False, "inserted")
+        x.VBD.eject(cd)
+        expect_failure(["VBD_IS_EMPTY", cd], x.VBD.eject, cd)
+
+        net = x.network.create({"name_label": "py-net", "name_description": "", "MTU": "1500", "other_config": {}, "tags": []})
+        running = x.VM.get_all_where('field "power_state"="Running" and field "is_control_domain"="false"')[0]
+        device = str(1 + max(int(x.VIF.get_device(v)) for v in x.VM.get_VIFs(running)))
+        vif = x.VIF.create({"device": device, "network": net, "VM": running, "MAC": "", "MTU": "1500", "other_config": {},
+                            "qos_algorithm_type": "", "qos_algorithm_params": {}})
+        if len(x.VIF.get_MAC(vif)) != 17:
+            raise AssertionError("generated MAC %r" % x.VIF.get_MAC(vif))
+        x.VIF.plug(vif)
+        equal(x.VIF.get_currently_attached(vif), True, "VIF plugged")
+
+        mgmt = x.host.get_management_interface(x.pool.get_master(x.pool.get_all()[0]))
+        vlan_net = x.network.create({"name_label": "py-vlan", "name_description": "", "MTU": "1500", "other_config": {}, "tags": []})
+        pifs = x.pool.create_VLAN_from_PIF(mgmt, vlan_net, str(77 + len(x.VLAN.get_all())))
+        equal(len({x.PIF.get_host(p) for p in pifs}), len(x.host.get_all()), "a VLAN PIF on every host")
+
+        local = x.SR.get_by_name_label("Local storage")[0]
+        r = x.SR.get_record(local)
+        free = int(r["physical_size"]) - int(r["physical_utilisation"])
+        expect_failure(["SR_FULL", str(free + 1), str(free)], x.VDI.create,
+                       {"name_label": "big", "name_description": "", "SR": local, "virtual_size": str(free + 1), "type": "user",
+                        "sharable": False, "read_only": False, "other_config": {}})
+    check(tag + " storage and networks", storage)
+
     def logout():
         handle = session.handle
         x.session.logout()
