@@ -117,6 +117,22 @@ func (inv *inventory) build() {
 		"default_SR": inv.sharedSR.Ref, "suspend_image_SR": inv.sharedSR.Ref, "crash_dump_SR": inv.sharedSR.Ref,
 	})
 	inv.guests()
+	inv.allowedOperations()
+}
+
+// allowedOperations fills in allowed_operations of the hosts, SRs and VDIs once the
+// whole pool exists, since each depends on its neighbours (a host on its metrics, an SR
+// on its PBDs, a VDI on its VBDs).
+func (inv *inventory) allowedOperations() {
+	for _, h := range inv.tx.All("host") {
+		setHostAllowedOps(inv.tx, h.Ref)
+	}
+	for _, sr := range inv.tx.All("SR") {
+		setSRAllowedOps(inv.tx, sr.Ref)
+	}
+	for _, vdi := range inv.tx.All("VDI") {
+		setVDIAllowedOps(inv.tx, vdi.Ref)
+	}
 }
 
 // restrictions are the licence flags xapi reports on the pool: an XCP-ng pool restricts
