@@ -12,11 +12,12 @@ import (
 )
 
 // TestGoldenReplies compares whole reply bodies, byte for byte, with the transcripts in
-// testdata/golden. The pool is built with --seed 1, so refs and UUIDs are fixed. Set
+// testdata/golden. The pool is built with --seed 1 and a frozen --clock, so refs, UUIDs
+// and datetimes are fixed. Set
 // XAPISIM_UPDATE_GOLDEN=1 to rewrite the files after a deliberate change (and review the
 // diff against protocol.md).
 func TestGoldenReplies(t *testing.T) {
-	s := Start(t, "--seed", "1", "--hosts", "1")
+	s := Start(t, "--seed", "1", "--hosts", "1", "--clock", "2024-04-20T12:00:00Z")
 	c := Login(t, s)
 	master := c.S(t, "pool.get_master", c.S(t, "pool.get_all").([]any)[0]).(string)
 	pool := c.S(t, "pool.get_all").([]any)[0].(string)

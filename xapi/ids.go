@@ -52,3 +52,11 @@ type SystemClock struct{}
 
 // Now returns the current time truncated to the second.
 func (SystemClock) Now() time.Time { return time.Now().UTC().Truncate(time.Second) }
+
+// FixedClock is a clock that never moves: every datetime the pool writes is this instant,
+// so records are byte-stable from run to run (golden tests, reproducible snapshots).
+// Time-based expiry (task and session garbage collection) never fires under it.
+type FixedClock time.Time
+
+// Now returns the fixed instant.
+func (c FixedClock) Now() time.Time { return time.Time(c).UTC().Truncate(time.Second) }

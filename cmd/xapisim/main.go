@@ -44,6 +44,7 @@ type options struct {
 	retention time.Duration
 	users     string
 	coverage  string
+	clock     xapi.Clock
 	pool      cluster.Spec
 }
 
@@ -65,6 +66,11 @@ func parseFlags(args []string) (options, error) {
 	})
 	fs.StringVar(&o.users, "users", "", `JSON file of accounts besides root: [{"name": "alice", "password": "pw", "roles": ["read-only"]}]`)
 	fs.StringVar(&o.coverage, "coverage", "", "print which explicit messages of these classes (comma-separated, or \"all\") have behaviour, and exit")
+	fs.Func("clock", "freeze the pool's clock at this RFC 3339 time, for byte-stable records (default: real time)", func(v string) error {
+		t, err := time.Parse(time.RFC3339, v)
+		o.clock = xapi.FixedClock(t)
+		return err
+	})
 	fs.DurationVar(&o.retention, "task-retention", xapi.DefaultTaskRetention, "how long completed tasks are kept")
 	o.pool.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -109,7 +115,7 @@ func run(o options) error {
 	}
 	defer st.Close()
 
-	srv, err := xapi.New(xapi.Config{Store: st, Log: log, RootPassword: o.password, IDs: ids,
+	srv, err := xapi.New(xapi.Config{Store: st, Log: log, RootPassword: o.password, IDs: ids, Clock: o.clock,
 		Durations: o.durations, TaskRetention: o.retention})
 	if err != nil {
 		return err
