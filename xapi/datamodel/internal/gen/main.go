@@ -90,6 +90,14 @@ type (
 		MapKeyRoles   map[string][]format.KeyRole  `json:"map_key_roles"`
 		Columns       map[string]map[string]string `json:"columns"`
 		Relations     []format.Relation            `json:"relations"`
+		// Additions are members newer than xenapi.json (24.16) that clients of a
+		// current pool see, or messages hidden from the published docs but callable.
+		Additions []addition `json:"additions"`
+	}
+	addition struct {
+		Class    string      `json:"class"`
+		Fields   []inField   `json:"fields"`
+		Messages []inMessage `json:"messages"`
 	}
 )
 
@@ -113,11 +121,7 @@ func Generate(shared, factsPath string) ([]byte, error) {
 	}
 	var extra struct {
 		Classes   []inClass `json:"classes"`
-		Additions []struct {
-			Class    string      `json:"class"`
-			Fields   []inField   `json:"fields"`
-			Messages []inMessage `json:"messages"`
-		} `json:"additions"`
+		Additions []addition `json:"additions"`
 	}
 	if err := readJSON(filepath.Join(shared, "xenapi", "extra-classes.json"), &extra); err != nil {
 		return nil, err
@@ -133,6 +137,9 @@ func Generate(shared, factsPath string) ([]byte, error) {
 	var facts factsFile
 	if err := readJSON(factsPath, &facts); err != nil {
 		return nil, err
+	}
+	for _, a := range facts.Additions {
+		classes = mergeClasses(classes, []inClass{{Name: a.Class, Fields: a.Fields, Messages: a.Messages}})
 	}
 	noAsync := map[string]bool{}
 	for _, m := range facts.NoAsync {
