@@ -120,7 +120,7 @@ func Generate(shared, factsPath string) ([]byte, error) {
 		return nil, err
 	}
 	var extra struct {
-		Classes   []inClass `json:"classes"`
+		Classes   []inClass  `json:"classes"`
 		Additions []addition `json:"additions"`
 	}
 	if err := readJSON(filepath.Join(shared, "xenapi", "extra-classes.json"), &extra); err != nil {
