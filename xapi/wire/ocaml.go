@@ -78,3 +78,21 @@ func parseOCamlFloat(s string) (float64, error) {
 	}
 	return f, nil
 }
+
+// FormatOCamlFloat prints a float as OCaml's string_of_float does, which is how xapi
+// quotes floats in error parameters: "%.12g", with a trailing "." when that leaves an
+// integer ("20.", "0.", "-1.") so it still reads as a float.
+func FormatOCamlFloat(f float64) string {
+	s := strconv.FormatFloat(f, 'g', 12, 64)
+	switch {
+	case math.IsNaN(f):
+		return "nan"
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case strings.ContainsAny(s, ".e"):
+		return s
+	}
+	return s + "."
+}
