@@ -41,55 +41,15 @@ func (p *Sim) runVMOp(c *xapi.Call, ref string, o vmOp) error {
 	}, o.apply, func(tx *store.Tx, ref string) { setAllowedOps(tx, tx.Get("VM", ref)) })
 }
 
-// runOp is the with_<class>_operation pattern for any class with current_operations.
+// runOp is the with_<class>_operation pattern for any class with current_operations:
+// check and mark, spend the call's simulated time, apply, unmark.
 func (p *Sim) runOp(c *xapi.Call, class, ref, op string,
 	check func(tx *store.Tx, obj *store.Object) error,
 	apply func(tx *store.Tx, obj *store.Object) error,
 	refresh func(tx *store.Tx, ref string)) error {
-	key := c.OperationKey()
-	mark := func(tx *store.Tx, on bool) {
-		obj := tx.Get(class, ref)
-		if obj == nil {
-			return
-		}
-		obj = obj.Clone()
-		ops := xapi.CopyMap(xapi.Map(obj, "current_operations"))
-		if on {
-			ops[key] = op
-		} else {
-			delete(ops, key)
-		}
-		xapi.Set(obj, "current_operations", ops)
-		tx.Put(obj)
-		refresh(tx, ref)
-	}
-	deadline := time.Now().Add(busyWait)
-	for {
-		gen := p.srv.Store.Generation()
-		_, err := p.srv.Store.Update(func(tx *store.Tx) error {
-			obj, err := xapi.GetObject(tx, class, ref)
-			if err != nil {
-				return err
-			}
-			if err := check(tx, obj); err != nil {
-				return err
-			}
-			mark(tx, true)
-			return nil
-		})
-		if err == nil {
-			break
-		}
-		var e *apierror.Error
-		if !errors.As(err, &e) || e.Code != "OTHER_OPERATION_IN_PROGRESS" || time.Now().After(deadline) {
-			return err
-		}
-		select { // wait for the other operation to change something, then check again
-		case <-p.srv.Store.Wait(gen):
-		case <-c.Cancelled():
-			return apierror.New(apierror.TaskCancelled, key)
-		case <-time.After(time.Second):
-		}
+	o := objectOp{class: class, ref: ref, op: op, check: check, refresh: refresh}
+	if err := p.beginOp(c, o); err != nil {
+		return err
 	}
 	err := c.Work()
 	if err == nil {
@@ -103,7 +63,7 @@ func (p *Sim) runOp(c *xapi.Call, class, ref, op string,
 					return err
 				}
 			}
-			mark(tx, false)
+			o.mark(tx, c.OperationKey(), false)
 			return nil
 		})
 		if err == nil {
@@ -111,10 +71,90 @@ func (p *Sim) runOp(c *xapi.Call, class, ref, op string,
 		}
 	}
 	// The work was cancelled or the effect failed: forget the operation, change nothing.
-	if _, uerr := p.srv.Store.Update(func(tx *store.Tx) error { mark(tx, false); return nil }); uerr != nil {
-		p.srv.Logger().Error().Err(uerr).Str("class", class).Str("ref", ref).Msg("cannot clear current operation")
-	}
+	p.endOp(c, o)
 	return err
+}
+
+// withOp runs fn while op is in the object's current_operations, for operations made of
+// several transactions (xapi's with_cluster_operation around a whole call).
+func (p *Sim) withOp(c *xapi.Call, o objectOp, fn func() error) error {
+	if err := p.beginOp(c, o); err != nil {
+		return err
+	}
+	defer p.endOp(c, o)
+	return fn()
+}
+
+// objectOp names an operation on one object and how to check and refresh it.
+type objectOp struct {
+	class, ref, op string
+	// check is the operation's precondition, run in the transaction that marks it.
+	check func(tx *store.Tx, obj *store.Object) error
+	// refresh recomputes the object's allowed_operations.
+	refresh func(tx *store.Tx, ref string)
+}
+
+// mark adds or removes the operation under key in current_operations.
+func (o objectOp) mark(tx *store.Tx, key string, on bool) {
+	obj := tx.Get(o.class, o.ref)
+	if obj == nil {
+		return
+	}
+	obj = obj.Clone()
+	ops := xapi.CopyMap(xapi.Map(obj, "current_operations"))
+	if on {
+		ops[key] = o.op
+	} else {
+		delete(ops, key)
+	}
+	xapi.Set(obj, "current_operations", ops)
+	tx.Put(obj)
+	if o.refresh != nil {
+		o.refresh(tx, o.ref)
+	}
+}
+
+// beginOp checks and marks the operation, waiting while another operation holds the
+// object (xapi retries for up to two hours before OTHER_OPERATION_IN_PROGRESS).
+func (p *Sim) beginOp(c *xapi.Call, o objectOp) error {
+	key := c.OperationKey()
+	deadline := time.Now().Add(busyWait)
+	for {
+		gen := p.srv.Store.Generation()
+		_, err := p.srv.Store.Update(func(tx *store.Tx) error {
+			obj, err := xapi.GetObject(tx, o.class, o.ref)
+			if err != nil {
+				return err
+			}
+			if o.check != nil {
+				if err := o.check(tx, obj); err != nil {
+					return err
+				}
+			}
+			o.mark(tx, key, true)
+			return nil
+		})
+		if err == nil {
+			return nil
+		}
+		var e *apierror.Error
+		if !errors.As(err, &e) || e.Code != "OTHER_OPERATION_IN_PROGRESS" || time.Now().After(deadline) {
+			return err
+		}
+		select { // wait for the other operation to change something, then check again
+		case <-p.srv.Store.Wait(gen):
+		case <-c.Cancelled():
+			return apierror.New(apierror.TaskCancelled, key)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// endOp forgets the operation.
+func (p *Sim) endOp(c *xapi.Call, o objectOp) {
+	if _, err := p.srv.Store.Update(func(tx *store.Tx) error { o.mark(tx, c.OperationKey(), false); return nil }); err != nil {
+		p.srv.Logger().Error().Err(err).Str("class", o.class).Str("ref", o.ref).Msg("cannot clear current operation")
+	}
 }
 
 // sortedOps returns the task keys and operations of a current_operations map, by key.
