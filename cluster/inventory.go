@@ -120,10 +120,11 @@ func (inv *inventory) build() {
 	inv.allowedOperations()
 }
 
-// allowedOperations fills in allowed_operations of the hosts, SRs and VDIs once the
-// whole pool exists, since each depends on its neighbours (a host on its metrics, an SR
-// on its PBDs, a VDI on its VBDs).
+// allowedOperations fills in allowed_operations of the pool, hosts, SRs and VDIs once
+// the whole pool exists, since each depends on its neighbours (a host on its metrics, an
+// SR on its PBDs, a VDI on its VBDs).
 func (inv *inventory) allowedOperations() {
+	setPoolAllowedOps(inv.tx, inv.pool.Ref)
 	for _, h := range inv.tx.All("host") {
 		setHostAllowedOps(inv.tx, h.Ref)
 	}
