@@ -42,6 +42,7 @@ type Sim struct {
 	mu         sync.Mutex
 	liveness   []LivenessHook
 	ejects     []EjectHook
+	destroys   []HostDestroyHook
 	plugChecks []PlugCheck
 	pifChecks  []PIFCheck
 }
@@ -83,6 +84,7 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerNetwork()
 	p.registerPIF()
 	p.registerVLANAndBond()
+	p.registerClustering()
 	return p
 }
 
