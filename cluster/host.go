@@ -316,10 +316,28 @@ func (p *Sim) destroyHost(c *xapi.Call) (any, error) {
 				return apierror.New("HOST_HAS_RESIDENT_VMS", h.Ref)
 			}
 		}
-		p.forgetHost(tx, h)
+		p.mu.Lock()
+		hooks := slices.Clone(p.destroys)
+		p.mu.Unlock()
+		for _, hook := range hooks {
+			if err := hook(tx, h.Ref); err != nil {
+				return err
+			}
+		}
+		p.forgetHost(tx, tx.Get("host", h.Ref))
 		return nil
 	})
 	return nil, err
+}
+
+// HostDestroyHook runs inside host.destroy, before the host's records go.
+type HostDestroyHook func(tx *store.Tx, host string) error
+
+// OnHostDestroy registers a host.destroy hook.
+func (p *Sim) OnHostDestroy(h HostDestroyHook) {
+	p.mu.Lock()
+	p.destroys = append(p.destroys, h)
+	p.mu.Unlock()
 }
 
 // forgetHost deletes a host's records: its control domain, metrics, CPUs, PIFs, PBDs and

@@ -4,6 +4,7 @@ import (
 	"github.com/xapisim/xapisim/store"
 	"github.com/xapisim/xapisim/xapi"
 	"github.com/xapisim/xapisim/xapi/apierror"
+	"slices"
 )
 
 // PBDs connect an SR to a host (semantics.md §4.2). Plugging a PBD of a clustered SR type
@@ -12,6 +13,19 @@ import (
 // PlugCheck may refuse to plug a PBD of an SR on a host (clustered SR types need an
 // enabled cluster host on a quorate cluster).
 type PlugCheck func(r store.Reader, sr, host *store.Object) error
+
+// plugCheck runs the registered plug checks.
+func (p *Sim) plugCheck(r store.Reader, sr, host *store.Object) error {
+	p.mu.Lock()
+	checks := slices.Clone(p.plugChecks)
+	p.mu.Unlock()
+	for _, check := range checks {
+		if err := check(r, sr, host); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // OnPlug registers a plug check.
 func (p *Sim) OnPlug(check PlugCheck) {
@@ -101,13 +115,8 @@ func (p *Sim) pbdPlug(c *xapi.Call) (any, error) {
 				}
 			}
 		}
-		p.mu.Lock()
-		checks := append([]PlugCheck(nil), p.plugChecks...)
-		p.mu.Unlock()
-		for _, check := range checks {
-			if err := check(tx, sr, host); err != nil {
-				return err
-			}
+		if err := p.plugCheck(tx, sr, host); err != nil {
+			return err
 		}
 		pbd = pbd.Clone()
 		xapi.Set(pbd, "currently_attached", true)

@@ -99,6 +99,11 @@ func (p *Sim) srCreate(c *xapi.Call) (any, error) {
 			xapi.Set(pbd, "SR", sr.Ref)
 			xapi.Set(pbd, "device_config", p.hideSecrets(tx, deviceConfig))
 			xapi.Set(pbd, "currently_attached", hostLive(tx, h))
+			if hostLive(tx, h) {
+				if err := p.plugCheck(tx, sr, tx.Get("host", h)); err != nil {
+					return err
+				}
+			}
 			tx.Put(pbd)
 		}
 		refreshSR(tx, sr.Ref)
