@@ -236,6 +236,49 @@ def scenarios(base, tag):
                         "sharable": False, "read_only": False, "other_config": {}})
     check(tag + " storage and networks", storage)
 
+    def cluster():
+        pool = x.pool.get_all()[0]
+        master = x.pool.get_master(pool)
+        pif = [p for p in x.host.get_PIFs(master) if x.PIF.get_device(p) == "eth1"][0]
+        network = x.PIF.get_network(pif)
+        x.PIF.set_disallow_unplug(pif, False)
+        expect_failure(["INVALID_CLUSTER_STACK", "xhad"], x.Cluster.pool_create, network, "xhad", 20.0, 1.0)
+        expect_failure(["INVALID_VALUE", "token_timeout", "0.5"], x.Cluster.pool_create, network, "corosync", 0.5, 1.0)
+        expect_failure(["INVALID_VALUE", "token_timeout_coefficient", "0.6"], x.Cluster.pool_create, network, "corosync", 20.0, 0.6)
+        expect_failure(["PIF_ALLOWS_UNPLUG", pif], x.Cluster.pool_create, network, "corosync", 20.0, 1.0)
+        x.PIF.set_disallow_unplug(pif, True)
+        cluster = x.Cluster.pool_create(network, "corosync", 20.0, 1.0)
+        hosts = x.host.get_all()
+        rec = x.Cluster.get_record(cluster)
+        equal(len(rec["cluster_hosts"]), len(hosts), "a Cluster_host per host")
+        equal((rec["is_quorate"], rec["quorum"], rec["live_hosts"]), (True, str(len(hosts) // 2 + 1), str(len(hosts))), "quorum fields")
+        equal(rec["token_timeout"], 20.0, "token_timeout as a double")
+        equal(x.pool.get_ha_cluster_stack(pool), "corosync", "pool.ha_cluster_stack")
+        equal(x.Cluster.get_network(cluster), network, "Cluster.get_network")
+        expect_failure(["CLUSTER_ALREADY_EXISTS"], x.Cluster.create, pif, "corosync", True, 20.0, 1.0)
+        expect_failure(["CLUSTER_DOES_NOT_HAVE_ONE_NODE", str(len(hosts))], x.Cluster.destroy, cluster)
+        member_pif = {x.Cluster_host.get_host(ch): x.Cluster_host.get_PIF(ch) for ch in rec["cluster_hosts"]}
+        other = [h for h in hosts if h != master][0]
+        ch = [c for c in rec["cluster_hosts"] if x.Cluster_host.get_host(c) == other][0]
+        expect_failure(["CLUSTERING_ENABLED", ch], x.PIF.set_disallow_unplug, member_pif[other], False)
+
+        task = x.Async.Cluster_host.force_destroy(ch)
+        wait_task(x, task)
+        equal(len(x.Cluster.get_cluster_hosts(cluster)), len(hosts) - 1, "after force_destroy")
+        x.Cluster.pool_resync(cluster)
+        equal(len(x.Cluster.get_cluster_hosts(cluster)), len(hosts), "pool_resync brings the host back")
+
+        ch = [c for c in x.Cluster.get_cluster_hosts(cluster) if x.Cluster_host.get_host(c) == other][0]
+        x.Cluster_host.disable(ch)
+        expect_failure(["CLUSTERING_DISABLED", ch], x.Cluster.pool_destroy, cluster)
+        equal(x.Cluster.get_pool_auto_join(cluster), False, "pool_destroy turned auto-join off")
+        x.Cluster_host.enable(ch)
+        x.Cluster.pool_destroy(cluster)
+        equal(x.Cluster.get_all(), [], "no cluster after pool_destroy")
+        equal(x.pool.get_ha_cluster_stack(pool), "xhad", "pool.ha_cluster_stack back to xhad")
+        x.PIF.set_disallow_unplug(pif, False)
+    check(tag + " cluster: pool_create, pool_resync, pool_destroy and errors", cluster)
+
     def logout():
         handle = session.handle
         x.session.logout()
