@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/xapisim/xapisim/store"
@@ -62,12 +61,7 @@ func setClusterAllowedOps(tx *store.Tx, ref string) {
 			allowed = append(allowed, op)
 		}
 	}
-	if cur, _ := xapi.Get(cl, "allowed_operations").([]any); slices.Equal(cur, allowed) {
-		return
-	}
-	cl = cl.Clone()
-	xapi.Set(cl, "allowed_operations", allowed)
-	tx.Put(cl)
+	putAllowedOps(tx, cl, allowed)
 }
 
 // createCluster is Cluster.create: under the pool's cluster_create operation, the stack
@@ -156,13 +150,7 @@ func setHAClusterStack(tx *store.Tx) {
 // node is force-destroyed with it.
 func (p *Sim) destroyCluster(c *xapi.Call, ref string) error {
 	return p.withOp(c, clusterOp(ref, "destroy"), func() error {
-		if err := forwardTo(p.srv.Store, clusterForwardHost(p.srv.Store, ref)); err != nil {
-			return err
-		}
-		if err := c.Work(); err != nil {
-			return err
-		}
-		_, err := p.srv.Store.Update(func(tx *store.Tx) error {
+		return p.onHost(c, clusterForwardHost(p.srv.Store, ref), func(tx *store.Tx) error {
 			chs := clusterHosts(tx, ref)
 			if len(chs) > 1 {
 				return apierror.New("CLUSTER_DOES_NOT_HAVE_ONE_NODE", fmt.Sprint(len(chs)))
@@ -178,7 +166,6 @@ func (p *Sim) destroyCluster(c *xapi.Call, ref string) error {
 			setPoolAllowedOps(tx, firstPool(tx).Ref)
 			return nil
 		})
-		return err
 	})
 }
 

@@ -58,12 +58,7 @@ func setClusterHostAllowedOps(tx *store.Tx, ref string) {
 			allowed = append(allowed, op)
 		}
 	}
-	if cur, _ := xapi.Get(ch, "allowed_operations").([]any); slices.Equal(cur, allowed) {
-		return
-	}
-	ch = ch.Clone()
-	xapi.Set(ch, "allowed_operations", allowed)
-	tx.Put(ch)
+	putAllowedOps(tx, ch, allowed)
 }
 
 // clusterHostOp is a Cluster_host operation for withOp.
@@ -204,13 +199,7 @@ func (p *Sim) setClusterHostEnabled(c *xapi.Call, ref string, enabled bool) erro
 	}
 	return p.withOp(c, clusterOp(xapi.Str(ch, "cluster"), op), func() error {
 		return p.withOp(c, clusterHostOp(ref, op), func() error {
-			if err := forwardTo(p.srv.Store, xapi.Str(ch, "host")); err != nil {
-				return err
-			}
-			if err := c.Work(); err != nil {
-				return err
-			}
-			_, err := p.srv.Store.Update(func(tx *store.Tx) error {
+			return p.onHost(c, xapi.Str(ch, "host"), func(tx *store.Tx) error {
 				ch, err := xapi.GetObject(tx, "Cluster_host", ref)
 				if err != nil {
 					return err
@@ -235,7 +224,6 @@ func (p *Sim) setClusterHostEnabled(c *xapi.Call, ref string, enabled bool) erro
 				p.syncCluster(tx, xapi.Str(ch, "cluster"))
 				return nil
 			})
-			return err
 		})
 	})
 }
@@ -273,13 +261,7 @@ func (p *Sim) removeMember(c *xapi.Call, ref string, check func(store.Reader, *s
 		return err
 	}
 	return p.withOp(c, clusterOp(xapi.Str(ch, "cluster"), "remove"), func() error {
-		if err := forwardTo(p.srv.Store, xapi.Str(ch, "host")); err != nil {
-			return err
-		}
-		if err := c.Work(); err != nil {
-			return err
-		}
-		_, err := p.srv.Store.Update(func(tx *store.Tx) error {
+		return p.onHost(c, xapi.Str(ch, "host"), func(tx *store.Tx) error {
 			ch, err := xapi.GetObject(tx, "Cluster_host", ref)
 			if err != nil {
 				return err
@@ -290,7 +272,6 @@ func (p *Sim) removeMember(c *xapi.Call, ref string, check func(store.Reader, *s
 			p.removeClusterHost(tx, ch)
 			return nil
 		})
-		return err
 	})
 }
 
@@ -326,4 +307,17 @@ func (p *Sim) forgetClusterHostCall(c *xapi.Call, ref string) error {
 		}
 		return forgetErr
 	})
+}
+
+// onHost runs a clustering change where the forwarding layer would: on host (HOST_OFFLINE
+// when it is down), after the call's simulated time, in one transaction.
+func (p *Sim) onHost(c *xapi.Call, host string, change func(tx *store.Tx) error) error {
+	if err := forwardTo(p.srv.Store, host); err != nil {
+		return err
+	}
+	if err := c.Work(); err != nil {
+		return err
+	}
+	_, err := p.srv.Store.Update(change)
+	return err
 }

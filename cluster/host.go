@@ -147,15 +147,7 @@ func setHostAllowedOps(tx *store.Tx, ref string) {
 			allowed = append(allowed, op)
 		}
 	}
-	if allowed == nil {
-		allowed = []any{}
-	}
-	if cur, _ := xapi.Get(h, "allowed_operations").([]any); slices.Equal(cur, allowed) {
-		return
-	}
-	h = h.Clone()
-	xapi.Set(h, "allowed_operations", allowed)
-	tx.Put(h)
+	putAllowedOps(tx, h, allowed)
 }
 
 // hostOpError is the first reason a host operation is not allowed now.

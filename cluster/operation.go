@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -155,6 +156,21 @@ func (p *Sim) endOp(c *xapi.Call, o objectOp) {
 	if _, err := p.srv.Store.Update(func(tx *store.Tx) error { o.mark(tx, c.OperationKey(), false); return nil }); err != nil {
 		p.srv.Logger().Error().Err(err).Str("class", o.class).Str("ref", o.ref).Msg("cannot clear current operation")
 	}
+}
+
+// putAllowedOps stores an object's allowed_operations, only when they changed: the
+// recomputation runs around every operation and an unchanged write would still raise an
+// event.
+func putAllowedOps(tx *store.Tx, obj *store.Object, allowed []any) {
+	if allowed == nil {
+		allowed = []any{}
+	}
+	if cur, _ := xapi.Get(obj, "allowed_operations").([]any); slices.Equal(cur, allowed) {
+		return
+	}
+	obj = obj.Clone()
+	xapi.Set(obj, "allowed_operations", allowed)
+	tx.Put(obj)
 }
 
 // sortedOps returns the task keys and operations of a current_operations map, by key.

@@ -83,10 +83,5 @@ func setPoolAllowedOps(tx *store.Tx, ref string) {
 			allowed = append(allowed, op)
 		}
 	}
-	if cur, _ := xapi.Get(pool, "allowed_operations").([]any); slices.Equal(cur, allowed) {
-		return
-	}
-	pool = pool.Clone()
-	xapi.Set(pool, "allowed_operations", allowed)
-	tx.Put(pool)
+	putAllowedOps(tx, pool, allowed)
 }

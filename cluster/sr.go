@@ -282,12 +282,7 @@ func setSRAllowedOps(tx *store.Tx, ref string) {
 	if allowed == nil {
 		allowed = []any{}
 	}
-	if cur, _ := xapi.Get(sr, "allowed_operations").([]any); slices.Equal(cur, allowed) {
-		return
-	}
-	sr = sr.Clone()
-	xapi.Set(sr, "allowed_operations", allowed)
-	tx.Put(sr)
+	putAllowedOps(tx, sr, allowed)
 }
 
 // runWork simulates the call's duration, then applies f in one transaction.

@@ -273,12 +273,7 @@ func setVBDAllowedOps(tx *store.Tx, ref string) {
 			allowed = append(allowed, op)
 		}
 	}
-	if cur, _ := xapi.Get(vbd, "allowed_operations").([]any); slices.Equal(cur, allowed) {
-		return
-	}
-	vbd = vbd.Clone()
-	xapi.Set(vbd, "allowed_operations", allowed)
-	tx.Put(vbd)
+	putAllowedOps(tx, vbd, allowed)
 }
 
 // vbdAttach hotplugs or unplugs a VBD of a running VM.

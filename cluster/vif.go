@@ -188,12 +188,7 @@ func setVIFAllowedOps(tx *store.Tx, ref string) {
 			allowed = append(allowed, op)
 		}
 	}
-	if cur, _ := xapi.Get(vif, "allowed_operations").([]any); slices.Equal(cur, allowed) {
-		return
-	}
-	vif = vif.Clone()
-	xapi.Set(vif, "allowed_operations", allowed)
-	tx.Put(vif)
+	putAllowedOps(tx, vif, allowed)
 }
 
 func (p *Sim) vifAttach(c *xapi.Call, op string, attach bool) error {

@@ -260,12 +260,7 @@ func setAllowedOps(tx *store.Tx, vm *store.Object) {
 		allowed = []any{}
 	}
 	defer refreshDeviceOps(tx, vm.Ref)
-	if cur, _ := xapi.Get(vm, "allowed_operations").([]any); slices.Equal(cur, allowed) {
-		return
-	}
-	vm = vm.Clone()
-	xapi.Set(vm, "allowed_operations", allowed)
-	tx.Put(vm)
+	putAllowedOps(tx, vm, allowed)
 }
 
 func isTrue(v string) bool { v = strings.ToLower(v); return v == "true" || v == "1" }
