@@ -257,23 +257,27 @@ func vbdOpError(r store.Reader, vbd *store.Object, op string) error {
 
 // setVBDAllowedOps recomputes a VBD's allowed_operations.
 func setVBDAllowedOps(tx *store.Tx, ref string) {
-	vbd := tx.Get("VBD", ref)
-	if vbd == nil {
+	setDeviceAllowedOps(tx, "VBD", ref, []string{"attach", "eject", "insert", "plug", "unplug", "unplug_force"}, vbdOpError)
+}
+
+// setDeviceAllowedOps recomputes a VBD's or VIF's allowed_operations: attach while its VM
+// is halted, the others as opError allows.
+func setDeviceAllowedOps(tx *store.Tx, class, ref string, ops []string, opError func(store.Reader, *store.Object, string) error) {
+	dev := tx.Get(class, ref)
+	if dev == nil {
 		return
 	}
 	allowed := []any{}
-	for _, op := range []string{"attach", "eject", "insert", "plug", "unplug", "unplug_force"} {
+	for _, op := range ops {
 		if op == "attach" {
-			if vm := tx.Get("VM", xapi.Str(vbd, "VM")); vm != nil && xapi.Str(vm, "power_state") == "Halted" {
+			if vm := tx.Get("VM", xapi.Str(dev, "VM")); vm != nil && xapi.Str(vm, "power_state") == "Halted" {
 				allowed = append(allowed, op)
 			}
-			continue
-		}
-		if vbdOpError(tx, vbd, op) == nil {
+		} else if opError(tx, dev, op) == nil {
 			allowed = append(allowed, op)
 		}
 	}
-	putAllowedOps(tx, vbd, allowed)
+	putAllowedOps(tx, dev, allowed)
 }
 
 // vbdAttach hotplugs or unplugs a VBD of a running VM.

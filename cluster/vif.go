@@ -174,21 +174,7 @@ func vifOpError(r store.Reader, vif *store.Object, op string) error {
 
 // setVIFAllowedOps recomputes a VIF's allowed_operations.
 func setVIFAllowedOps(tx *store.Tx, ref string) {
-	vif := tx.Get("VIF", ref)
-	if vif == nil {
-		return
-	}
-	allowed := []any{}
-	for _, op := range []string{"attach", "plug", "unplug"} {
-		if op == "attach" {
-			if vm := tx.Get("VM", xapi.Str(vif, "VM")); vm != nil && xapi.Str(vm, "power_state") == "Halted" {
-				allowed = append(allowed, op)
-			}
-		} else if vifOpError(tx, vif, op) == nil {
-			allowed = append(allowed, op)
-		}
-	}
-	putAllowedOps(tx, vif, allowed)
+	setDeviceAllowedOps(tx, "VIF", ref, []string{"attach", "plug", "unplug"}, vifOpError)
 }
 
 func (p *Sim) vifAttach(c *xapi.Call, op string, attach bool) error {
