@@ -57,6 +57,9 @@ func (s *Server) registerMessages() {
 	})
 	s.Handle("message.get", func(c *Call) (any, error) {
 		cls, uuid, since := c.StringArg(0), c.StringArg(1), c.Arg(2).(time.Time)
+		if !s.messageObjectExists(cls, uuid) {
+			return nil, apierror.New(apierror.UUIDInvalid) // xapi sends no parameters here
+		}
 		return s.messagesWhere(func(o *store.Object) bool {
 			return Str(o, "cls") == cls && Str(o, "obj_uuid") == uuid && Time(o, "timestamp").After(since)
 		}), nil
@@ -67,7 +70,7 @@ func (s *Server) registerMessages() {
 // names an object of the class cls.
 func (s *Server) messageCreate(c *Call) (any, error) {
 	a := Alert{Name: c.StringArg(0), Priority: c.Arg(1).(int64), Class: c.StringArg(2), ObjUUID: c.StringArg(3), Body: c.StringArg(4)}
-	if class, ok := messageClasses[a.Class]; !ok || s.Store.ByUUID(class, a.ObjUUID) == nil {
+	if !s.messageObjectExists(a.Class, a.ObjUUID) {
 		return nil, apierror.New(apierror.UUIDInvalid, a.Class, a.ObjUUID)
 	}
 	m := s.NewMessage(a)
@@ -75,6 +78,12 @@ func (s *Server) messageCreate(c *Call) (any, error) {
 		return nil, err
 	}
 	return m.Ref, nil
+}
+
+// messageObjectExists says whether uuid names an object of the alert class cls.
+func (s *Server) messageObjectExists(cls, uuid string) bool {
+	class, ok := messageClasses[cls]
+	return ok && s.Store.ByUUID(class, uuid) != nil
 }
 
 func (s *Server) messageDestroyMany(c *Call) (any, error) {
