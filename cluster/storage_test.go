@@ -82,8 +82,6 @@ func TestPIFErrors(t *testing.T) {
 	p.ok("PIF.set_disallow_unplug", eth1, false)
 	p.ok("PIF.unplug", eth1)
 	p.ok("PIF.forget", eth1)
-	host := xapi.Str(p.get("host", p.first("host", `true`)), "uuid")
-	_ = host
 	p.ok("PIF.scan", xapi.Str(p.get("PIF", mgmt), "host"))
 	assert.Len(t, p.where("PIF", `field "device"="eth1"`), 2, "scan introduces the forgotten NIC again")
 	p.ok("PIF.reconfigure_ip", p.first("PIF", `field "device"="eth1"`), "DHCP", "", "", "", "")
@@ -91,7 +89,6 @@ func TestPIFErrors(t *testing.T) {
 
 func TestBondAndVLAN(t *testing.T) {
 	p := newPool(t, cluster.Spec{Hosts: 1, VMs: 0})
-	host := p.first("host", `true`)
 	pifs := p.where("PIF", `field "physical"="true"`)
 	net := p.ok("network.create", record("name_label", "bond", "name_description", "", "MTU", int64(1500), "other_config", map[string]any{})).(string)
 	bond := p.ok("Bond.create", net, []any{pifs[0], pifs[1]}, "", "active-backup", map[string]any{}).(string)
@@ -110,5 +107,28 @@ func TestBondAndVLAN(t *testing.T) {
 	p.ok("VLAN.destroy", vlan)
 	p.ok("Bond.destroy", bond)
 	assert.Equal(t, true, xapi.Bool(p.get("PIF", pifs[0]), "management"), "the management interface comes back")
-	_ = host
+}
+
+func TestPoolVLANs(t *testing.T) {
+	p := newPool(t, cluster.Spec{Hosts: 3, VMs: 0})
+	newNet := func(name string) string {
+		return p.ok("network.create", record("name_label", name, "name_description", "", "MTU", int64(1500), "other_config", map[string]any{})).(string)
+	}
+	byDevice := newNet("by device")
+	_, err := p.call("pool.create_VLAN", "eth9", byDevice, int64(5))
+	assert.Equal(t, []string{"INVALID_VALUE", "device", "eth9"}, err, "every host must have the device")
+	assert.Empty(t, p.where("VLAN", `true`), "a failed call leaves no VLAN behind")
+	assert.Len(t, p.ok("pool.create_VLAN", "eth0", byDevice, int64(5)), 3)
+
+	// From a PIF: over the PIFs of its network on live hosts only.
+	mgmt := p.first("PIF", `field "management"="true"`)
+	down := p.first("host", `not (field "uuid"="`+xapi.Str(p.get("host", xapi.Str(p.get("PIF", mgmt), "host")), "uuid")+`")`)
+	p.ok("host.disable", down)
+	p.ok("host.shutdown", down)
+	fromPIF := newNet("from PIF")
+	pifs := p.ok("pool.create_VLAN_from_PIF", mgmt, fromPIF, int64(6)).([]any)
+	assert.Len(t, pifs, 2, "the host that is down gets no VLAN")
+	for _, pif := range pifs {
+		assert.NotEqual(t, down, xapi.Str(p.get("PIF", pif.(string)), "host"))
+	}
 }

@@ -43,15 +43,40 @@ func (p *Sim) registerVLANAndBond() {
 		})
 		return nil, err
 	})
+	// xapi makes the VLAN over every PIF of the given PIF's network on a live host.
 	s.Handle("pool.create_VLAN_from_PIF", func(c *xapi.Call) (any, error) {
-		pif, err := c.Get("PIF", c.StringArg(0))
-		if err != nil {
-			return nil, err
-		}
-		return p.vlanOnEveryHost(xapi.Str(pif, "device"), c.StringArg(1), c.Arg(2).(int64))
+		return p.vlansOver(c.StringArg(1), c.Arg(2).(int64), func(tx *store.Tx) ([]string, error) {
+			pif, err := xapi.GetObject(tx, "PIF", c.StringArg(0))
+			if err != nil {
+				return nil, err
+			}
+			net, err := xapi.GetObject(tx, "network", xapi.Str(pif, "network"))
+			if err != nil {
+				return nil, err
+			}
+			var tagged []string
+			for _, ref := range xapi.Refs(net, "PIFs") {
+				if o := tx.Get("PIF", ref); o != nil && hostLive(tx, xapi.Str(o, "host")) {
+					tagged = append(tagged, ref)
+				}
+			}
+			return tagged, nil
+		})
 	})
+	// xapi runs PIF.create_VLAN on every host: a host without the device fails the call.
 	s.Handle("pool.create_VLAN", func(c *xapi.Call) (any, error) {
-		return p.vlanOnEveryHost(c.StringArg(0), c.StringArg(1), c.Arg(2).(int64))
+		device := c.StringArg(0)
+		return p.vlansOver(c.StringArg(1), c.Arg(2).(int64), func(tx *store.Tx) ([]string, error) {
+			var tagged []string
+			for _, h := range tx.All("host") {
+				pif := physicalPIF(tx, h, device)
+				if pif == nil {
+					return nil, apierror.New("INVALID_VALUE", "device", device)
+				}
+				tagged = append(tagged, pif.Ref)
+			}
+			return tagged, nil
+		})
 	})
 	s.Handle("PIF.create_VLAN", func(c *xapi.Call) (any, error) {
 		var ref string
@@ -141,16 +166,17 @@ func (p *Sim) createVLAN(tx *store.Tx, taggedRef string, tag int64, network stri
 	return vlan, nil
 }
 
-// vlanOnEveryHost creates a VLAN on the device of every host, in one transaction.
-func (p *Sim) vlanOnEveryHost(device, network string, tag int64) (any, error) {
+// vlansOver creates, in one transaction, a VLAN over each PIF that tagged picks, and
+// returns the new untagged PIFs. An error undoes them all, as xapi's clean-up does.
+func (p *Sim) vlansOver(network string, tag int64, tagged func(*store.Tx) ([]string, error)) (any, error) {
 	out := []any{}
 	_, err := p.srv.Store.Update(func(tx *store.Tx) error {
-		for _, h := range tx.All("host") {
-			tagged := physicalPIF(tx, h, device)
-			if tagged == nil {
-				continue
-			}
-			vlan, err := p.createVLAN(tx, tagged.Ref, tag, network)
+		pifs, err := tagged(tx)
+		if err != nil {
+			return err
+		}
+		for _, pif := range pifs {
+			vlan, err := p.createVLAN(tx, pif, tag, network)
 			if err != nil {
 				return err
 			}
@@ -158,7 +184,10 @@ func (p *Sim) vlanOnEveryHost(device, network string, tag int64) (any, error) {
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // ipFields move between a bond's members and its master.
