@@ -144,7 +144,7 @@ func (p *Sim) srIntroduce(c *xapi.Call) (any, error) {
 		for k, v := range map[string]any{
 			"uuid": uuid, "name_label": c.StringArg(1), "name_description": c.StringArg(2), "type": strings.ToLower(c.StringArg(3)),
 			"content_type": c.StringArg(4), "shared": c.Arg(5), "sm_config": c.Arg(6), "other_config": map[string]any{},
-			"physical_size": int64(0), "physical_utilisation": int64(0), "virtual_allocation": int64(0),
+			"physical_size": int64(-1), "physical_utilisation": int64(-1), "virtual_allocation": int64(0), // unknown, as xapi records them; SR.set_physical_size sets one
 		} {
 			xapi.Set(sr, k, v)
 		}
