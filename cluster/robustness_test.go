@@ -1,0 +1,79 @@
+package cluster_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/xapisim/xapisim/cluster"
+	"github.com/xapisim/xapisim/xapi/datamodel"
+	"github.com/xapisim/xapisim/xapi/xapitest"
+)
+
+// TestSimulatedMessagesAnswerBadArguments calls every simulated explicit message with
+// arguments a careless client might send: refs to nothing, refs to whatever object of the
+// class comes last with empty values elsewhere, and values of the wrong type. Each answer
+// must be a result or a XenAPI error; a panic in a handler surfaces as INTERNAL_ERROR.
+func TestSimulatedMessagesAnswerBadArguments(t *testing.T) {
+	// xapi itself answers these with an OCaml exception turned into INTERNAL_ERROR.
+	ocamlExceptions := map[string]string{"pool.eject": "Xapi_pool.Cannot_eject_master"}
+	for _, mode := range []string{"bogus refs", "real refs", "wrong types"} {
+		t.Run(mode, func(t *testing.T) {
+			p := newPool(t, cluster.Spec{Hosts: 3})
+			for _, m := range p.srv.Schema.Messages() {
+				// session.* would log the caller out for the messages after it.
+				if m.Implicit || !m.Session || m.Class.Name == "session" || !p.srv.Simulated(m.WireName) {
+					continue
+				}
+				args := []any{p.session}
+				for _, prm := range m.Params {
+					args = append(args, badArg(p, prm.Type, mode))
+				}
+				_, err := xapitest.JSON(xapitest.Call(p.srv, m.WireName, args...))
+				if err == nil || err[0] != "INTERNAL_ERROR" {
+					continue
+				}
+				if mode == "wrong types" {
+					// xapi's unmarshalling failures, as protocol.md §3 gives them.
+					assert.True(t, strings.HasPrefix(err[1], "Failure(") || strings.HasPrefix(err[1], "Invalid argument"), "%s: %v", m.WireName, err)
+				} else {
+					assert.Equal(t, ocamlExceptions[m.WireName], err[1], "%s: %v", m.WireName, err)
+				}
+			}
+		})
+	}
+}
+
+func badArg(p *pool, t *datamodel.Type, mode string) any {
+	if mode == "wrong types" {
+		if t.Kind == datamodel.String || t.Kind == datamodel.Ref || t.Kind == datamodel.Enum {
+			return []any{}
+		}
+		return "x"
+	}
+	switch t.Kind {
+	case datamodel.Int:
+		return int64(0)
+	case datamodel.Float:
+		return 0.0
+	case datamodel.Bool:
+		return false
+	case datamodel.Enum:
+		return t.Enum.Values[0]
+	case datamodel.Ref:
+		if mode == "real refs" {
+			if refs := p.ok(t.Name + ".get_all").([]any); len(refs) > 0 {
+				return refs[len(refs)-1]
+			}
+		}
+		return "OpaqueRef:bogus"
+	case datamodel.Set:
+		return []any{}
+	case datamodel.Map:
+		return map[string]any{}
+	case datamodel.DateTime:
+		return "20240101T00:00:00Z"
+	}
+	return ""
+}
