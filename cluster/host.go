@@ -296,17 +296,12 @@ func (p *Sim) powerOnHost(c *xapi.Call) (any, error) {
 // destroyHost removes a dead host with no guests, and everything that belonged to it.
 func (p *Sim) destroyHost(c *xapi.Call) (any, error) {
 	_, err := p.srv.Store.Update(func(tx *store.Tx) error {
-		h, err := xapi.GetObject(tx, "host", c.StringArg(0))
+		h, guests, err := deadHost(tx, c.StringArg(0))
 		if err != nil {
 			return err
 		}
-		if hostLive(tx, h.Ref) {
-			return apierror.New("HOST_IS_LIVE", h.Ref)
-		}
-		for _, vm := range xapi.Refs(h, "resident_VMs") {
-			if o := tx.Get("VM", vm); o != nil && !xapi.Bool(o, "is_control_domain") {
-				return apierror.New("HOST_HAS_RESIDENT_VMS", h.Ref)
-			}
+		if len(guests) > 0 {
+			return apierror.New("HOST_HAS_RESIDENT_VMS", h.Ref)
 		}
 		p.mu.Lock()
 		hooks := slices.Clone(p.destroys)
@@ -367,21 +362,35 @@ func (p *Sim) forgetHost(tx *store.Tx, h *store.Object) {
 	tx.Delete("host", h.Ref)
 }
 
+// deadHost returns a host that is not live (else HOST_IS_LIVE) and its guests: the VMs
+// resident on it other than its control domain.
+func deadHost(tx *store.Tx, ref string) (*store.Object, []*store.Object, error) {
+	h, err := xapi.GetObject(tx, "host", ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	if hostLive(tx, h.Ref) {
+		return nil, nil, apierror.New("HOST_IS_LIVE", h.Ref)
+	}
+	var guests []*store.Object
+	for _, vm := range xapi.Refs(h, "resident_VMs") {
+		if o := tx.Get("VM", vm); o != nil && !xapi.Bool(o, "is_control_domain") {
+			guests = append(guests, o)
+		}
+	}
+	return h, guests, nil
+}
+
 // declareDead resets the VMs of a host that is not live, and disables it.
 func (p *Sim) declareDead(c *xapi.Call) (any, error) {
 	_, err := p.srv.Store.Update(func(tx *store.Tx) error {
-		h, err := xapi.GetObject(tx, "host", c.StringArg(0))
+		h, guests, err := deadHost(tx, c.StringArg(0))
 		if err != nil {
 			return err
 		}
-		if hostLive(tx, h.Ref) {
-			return apierror.New("HOST_IS_LIVE", h.Ref)
-		}
-		for _, vm := range xapi.Refs(h, "resident_VMs") {
-			if o := tx.Get("VM", vm); o != nil && !xapi.Bool(o, "is_control_domain") {
-				powerOff(tx, vm, "Halted")
-				setAllowedOps(tx, o)
-			}
+		for _, vm := range guests {
+			powerOff(tx, vm.Ref, "Halted")
+			setAllowedOps(tx, vm)
 		}
 		h = tx.Get("host", h.Ref).Clone()
 		xapi.Set(h, "enabled", false)
