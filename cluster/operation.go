@@ -93,6 +93,9 @@ type objectOp struct {
 	check func(tx *store.Tx, obj *store.Object) error
 	// refresh recomputes the object's allowed_operations.
 	refresh func(tx *store.Tx, ref string)
+	// failFast returns OTHER_OPERATION_IN_PROGRESS at once instead of waiting
+	// (xapi's Policy.fail_immediately, e.g. VM.call_plugin).
+	failFast bool
 }
 
 // mark adds or removes the operation under key in current_operations.
@@ -139,7 +142,7 @@ func (p *Sim) beginOp(c *xapi.Call, o objectOp) error {
 			return nil
 		}
 		var e *apierror.Error
-		if !errors.As(err, &e) || e.Code != "OTHER_OPERATION_IN_PROGRESS" || time.Now().After(deadline) {
+		if !errors.As(err, &e) || e.Code != "OTHER_OPERATION_IN_PROGRESS" || o.failFast || time.Now().After(deadline) {
 			return err
 		}
 		select { // wait for the other operation to change something, then check again

@@ -45,6 +45,8 @@ type Sim struct {
 	destroys   []HostDestroyHook
 	plugChecks []PlugCheck
 	pifChecks  []PIFCheck
+
+	pluginCalls pluginCalls
 }
 
 // LivenessHook is told, inside the transaction that makes the change, that a host
@@ -85,6 +87,7 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerPIF()
 	p.registerVLANAndBond()
 	p.registerClustering()
+	p.registerPlugins()
 	return p
 }
 
