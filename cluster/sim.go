@@ -47,6 +47,7 @@ type Sim struct {
 	pifChecks  []PIFCheck
 
 	pluginCalls pluginCalls
+	archives    dsArchives
 }
 
 // LivenessHook is told, inside the transaction that makes the change, that a host
@@ -88,6 +89,7 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerVLANAndBond()
 	p.registerClustering()
 	p.registerPlugins()
+	p.registerDataSources()
 	return p
 }
 
