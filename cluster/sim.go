@@ -90,6 +90,7 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerClustering()
 	p.registerPlugins()
 	p.registerDataSources()
+	p.registerPoolHA()
 	return p
 }
 
