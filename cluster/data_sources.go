@@ -192,14 +192,7 @@ func (p *Sim) registerDataSources() {
 	underOp := func(fn func(vm *store.Object, name string) (any, error)) func(c *xapi.Call) (any, error) {
 		return func(c *xapi.Call) (any, error) {
 			var out any
-			o := objectOp{class: "VM", ref: c.StringArg(0), op: "data_source_op",
-				check: func(tx *store.Tx, vm *store.Object) error {
-					if err := operationError(tx, vm, "data_source_op", true); err != nil {
-						return err
-					}
-					return forwardTo(tx, xapi.Str(vm, "resident_on"))
-				},
-				refresh: func(tx *store.Tx, ref string) { setAllowedOps(tx, tx.Get("VM", ref)) }}
+			o := forwardedVMOp(c.StringArg(0), "data_source_op")
 			err := p.withOp(c, o, func() error {
 				name := ""
 				if len(c.Args) > 1 {

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/xapisim/xapisim/store"
 	"github.com/xapisim/xapisim/xapi"
 	"github.com/xapisim/xapisim/xapi/apierror"
 	"github.com/xapisim/xapisim/xapi/wire"
@@ -231,14 +230,8 @@ func (p *Sim) registerPlugins() {
 func (p *Sim) vmCallPlugin(c *xapi.Call) (any, error) {
 	vm, plugin, fn := c.StringArg(0), c.StringArg(1), c.StringArg(2)
 	args := stringArgs(c.Arg(3))
-	o := objectOp{class: "VM", ref: vm, op: "call_plugin", failFast: true,
-		check: func(tx *store.Tx, obj *store.Object) error {
-			if err := operationError(tx, obj, "call_plugin", true); err != nil {
-				return err
-			}
-			return forwardTo(tx, xapi.Str(obj, "resident_on"))
-		},
-		refresh: func(tx *store.Tx, ref string) { setAllowedOps(tx, tx.Get("VM", ref)) }}
+	o := forwardedVMOp(vm, "call_plugin")
+	o.failFast = true
 	err := p.withOp(c, o, func() error {
 		if plugin != "guest-agent-operation" {
 			return apierror.New("XENAPI_MISSING_PLUGIN", plugin)
