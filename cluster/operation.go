@@ -42,6 +42,19 @@ func (p *Sim) runVMOp(c *xapi.Call, ref string, o vmOp) error {
 	}, o.apply, func(tx *store.Tx, ref string) { setAllowedOps(tx, tx.Get("VM", ref)) })
 }
 
+// forwardedVMOp is a VM operation that xapi forwards to the VM's host: the operation's
+// checks, then the host must answer.
+func forwardedVMOp(ref, op string) objectOp {
+	return objectOp{class: "VM", ref: ref, op: op,
+		check: func(tx *store.Tx, vm *store.Object) error {
+			if err := operationError(tx, vm, op, true); err != nil {
+				return err
+			}
+			return forwardTo(tx, xapi.Str(vm, "resident_on"))
+		},
+		refresh: func(tx *store.Tx, ref string) { setAllowedOps(tx, tx.Get("VM", ref)) }}
+}
+
 // runOp is the with_<class>_operation pattern for any class with current_operations:
 // check and mark, spend the call's simulated time, apply, unmark.
 func (p *Sim) runOp(c *xapi.Call, class, ref, op string,
@@ -93,6 +106,9 @@ type objectOp struct {
 	check func(tx *store.Tx, obj *store.Object) error
 	// refresh recomputes the object's allowed_operations.
 	refresh func(tx *store.Tx, ref string)
+	// failFast returns OTHER_OPERATION_IN_PROGRESS at once instead of waiting
+	// (xapi's Policy.fail_immediately, e.g. VM.call_plugin).
+	failFast bool
 }
 
 // mark adds or removes the operation under key in current_operations.
@@ -139,7 +155,7 @@ func (p *Sim) beginOp(c *xapi.Call, o objectOp) error {
 			return nil
 		}
 		var e *apierror.Error
-		if !errors.As(err, &e) || e.Code != "OTHER_OPERATION_IN_PROGRESS" || time.Now().After(deadline) {
+		if !errors.As(err, &e) || e.Code != "OTHER_OPERATION_IN_PROGRESS" || o.failFast || time.Now().After(deadline) {
 			return err
 		}
 		select { // wait for the other operation to change something, then check again

@@ -45,6 +45,9 @@ type Sim struct {
 	destroys   []HostDestroyHook
 	plugChecks []PlugCheck
 	pifChecks  []PIFCheck
+
+	pluginCalls pluginCalls
+	archives    dsArchives
 }
 
 // LivenessHook is told, inside the transaction that makes the change, that a host
@@ -85,6 +88,9 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerPIF()
 	p.registerVLANAndBond()
 	p.registerClustering()
+	p.registerPlugins()
+	p.registerDataSources()
+	p.registerPoolHA()
 	return p
 }
 
