@@ -31,15 +31,25 @@ type vmOp struct {
 }
 
 func (p *Sim) runVMOp(c *xapi.Call, ref string, o vmOp) error {
-	return p.runOp(c, "VM", ref, o.op, func(tx *store.Tx, obj *store.Object) error {
-		if err := operationError(tx, obj, o.op, o.strict); err != nil {
-			return err
-		}
-		if o.prepare != nil {
-			return o.prepare(tx, obj)
-		}
-		return nil
-	}, o.apply, func(tx *store.Tx, ref string) { setAllowedOps(tx, tx.Get("VM", ref)) })
+	oo := o.on(ref)
+	return p.runOp(c, oo.class, oo.ref, oo.op, oo.check, o.apply, oo.refresh)
+}
+
+// on is the VM operation as an objectOp on the VM ref (its check and refresh), for
+// withOp around a body of its own.
+func (o vmOp) on(ref string) objectOp {
+	return objectOp{class: "VM", ref: ref, op: o.op,
+		check: func(tx *store.Tx, obj *store.Object) error {
+			if err := operationError(tx, obj, o.op, o.strict); err != nil {
+				return err
+			}
+			if o.prepare != nil {
+				return o.prepare(tx, obj)
+			}
+			return nil
+		},
+		refresh: func(tx *store.Tx, ref string) { setAllowedOps(tx, tx.Get("VM", ref)) },
+	}
 }
 
 // forwardedVMOp is a VM operation that xapi forwards to the VM's host: the operation's
