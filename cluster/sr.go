@@ -226,6 +226,8 @@ func smCapability(r store.Reader, sr *store.Object, capability string) bool {
 var srOpCapability = map[string]string{
 	"vdi_create": "VDI_CREATE", "vdi_destroy": "VDI_DELETE", "vdi_resize": "VDI_RESIZE",
 	"vdi_clone": "VDI_CLONE", "vdi_snapshot": "VDI_SNAPSHOT", "vdi_mirror": "VDI_MIRROR",
+	"vdi_enable_cbt": "VDI_CONFIG_CBT", "vdi_disable_cbt": "VDI_CONFIG_CBT", "vdi_data_destroy": "VDI_CONFIG_CBT",
+	"vdi_list_changed_blocks": "VDI_CONFIG_CBT",
 }
 
 // srOpError is xapi_sr_operations: the first reason an SR operation is not allowed.

@@ -44,6 +44,7 @@ func (p *Sim) registerVDI() {
 		return nil, err
 	})
 	s.Handle("VDI.introduce", p.vdiIntroduce)
+	p.registerVDICBT()
 }
 
 // vdiAttached reports whether a VBD of the VDI is attached.
@@ -74,14 +75,19 @@ func vdiOpError(r store.Reader, vdi *store.Object, op string) error {
 			return apierror.New("VDI_IN_USE", vdi.Ref, op)
 		}
 	}
+	if op == "list_changed_blocks" && attachedOutsideSnapshots(r, vdi) {
+		return apierror.New("VDI_IN_USE", vdi.Ref, op)
+	}
 	if sr != nil {
-		if capability := map[string]string{"destroy": "VDI_DELETE", "resize": "VDI_RESIZE", "resize_online": "VDI_RESIZE",
-			"clone": "VDI_CLONE", "snapshot": "VDI_SNAPSHOT"}[op]; capability != "" && !smCapability(r, sr, capability) {
+		if capability := vdiOpCapability[op]; capability != "" && !smCapability(r, sr, capability) {
 			if op == "destroy" && xapi.Str(sr, "type") == "udev" {
 				return apierror.New("VDI_IS_A_PHYSICAL_DEVICE", vdi.Ref)
 			}
 			return apierror.New("SR_OPERATION_NOT_SUPPORTED", sr.Ref)
 		}
+	}
+	if err := cbtStateError(r, vdi, op); err != nil {
+		return err
 	}
 	switch {
 	case op == "destroy" && !xapi.Bool(vdi, "managed"):
@@ -92,6 +98,13 @@ func vdiOpError(r store.Reader, vdi *store.Object, op string) error {
 	return nil
 }
 
+// vdiOpCapability is the SM capability a VDI operation needs.
+var vdiOpCapability = map[string]string{
+	"destroy": "VDI_DELETE", "resize": "VDI_RESIZE", "resize_online": "VDI_RESIZE",
+	"clone": "VDI_CLONE", "snapshot": "VDI_SNAPSHOT", "enable_cbt": "VDI_CONFIG_CBT",
+	"disable_cbt": "VDI_CONFIG_CBT", "data_destroy": "VDI_CONFIG_CBT", "list_changed_blocks": "VDI_CONFIG_CBT",
+}
+
 // setVDIAllowedOps recomputes a VDI's allowed_operations.
 func setVDIAllowedOps(tx *store.Tx, ref string) {
 	vdi := tx.Get("VDI", ref)
@@ -99,7 +112,8 @@ func setVDIAllowedOps(tx *store.Tx, ref string) {
 		return
 	}
 	allowed := []any{}
-	for _, op := range []string{"clone", "copy", "resize", "resize_online", "snapshot", "destroy", "forget", "update", "generate_config"} {
+	for _, op := range []string{"clone", "copy", "resize", "resize_online", "snapshot", "destroy", "forget", "update", "generate_config",
+		"enable_cbt", "disable_cbt", "data_destroy", "list_changed_blocks"} {
 		if vdiOpError(tx, vdi, op) == nil {
 			allowed = append(allowed, op)
 		}
@@ -114,7 +128,7 @@ func (p *Sim) vdiCreate(c *xapi.Call) (any, error) {
 	cls := p.srv.Schema.Class("VDI")
 	get := func(f string) any { return rec[cls.Field(f).Index] }
 	if get("type") == "cbt_metadata" {
-		return nil, apierror.New("VDI_INCOMPATIBLE_TYPE", "", "CBT metadata")
+		return nil, apierror.New("VDI_INCOMPATIBLE_TYPE", "", vdiTypeNames["cbt_metadata"])
 	}
 	srRef := get("SR").(string)
 	sr, err := c.Get("SR", srRef)

@@ -91,6 +91,8 @@ func copyVDI(srv *xapi.Server, tx *store.Tx, src *store.Object, sr string, snaps
 		xapi.Set(vdi, "snapshot_of", src.Ref)
 		xapi.Set(vdi, "snapshot_time", srv.Clock.Now())
 		xapi.Set(vdi, "read_only", false)
+		// The backend moves a tracked disk's changed-block log to the snapshot.
+		xapi.Set(vdi, "cbt_enabled", xapi.Bool(src, "cbt_enabled"))
 	}
 	tx.Put(vdi)
 	return vdi, nil

@@ -316,7 +316,7 @@ func (p *Sim) setSuspendVDI(c *xapi.Call) (any, error) {
 			return err
 		}
 		if xapi.Str(dst, "type") == "cbt_metadata" {
-			return apierror.New("VDI_INCOMPATIBLE_TYPE", vm.Ref, "cbt_metadata")
+			return apierror.New("VDI_INCOMPATIBLE_TYPE", vm.Ref, vdiTypeNames["cbt_metadata"])
 		}
 		srcRef := xapi.Str(vm, "suspend_VDI")
 		if srcRef == value {

@@ -349,7 +349,7 @@ func TestVMSetSuspendVDI(t *testing.T) {
 	}
 	p.expectErrors([]errorCase{
 		{"a bogus VDI", "VM.set_suspend_VDI", []any{vm, "OpaqueRef:novdi"}, []string{"HANDLE_INVALID", "VDI", "OpaqueRef:novdi"}},
-		{"a CBT metadata VDI", "VM.set_suspend_VDI", []any{vm, cbt}, []string{"VDI_INCOMPATIBLE_TYPE", vm, "cbt_metadata"}},
+		{"a CBT metadata VDI", "VM.set_suspend_VDI", []any{vm, cbt}, []string{"VDI_INCOMPATIBLE_TYPE", vm, "CBT metadata"}},
 		{"an image of another size", "VM.set_suspend_VDI", []any{vm, smaller}, []string{"SUSPEND_VDI_REPLACEMENT_IS_NOT_IDENTICAL", sum(cp), sum(smaller)}},
 		{"no host sees the image", "VM.set_suspend_VDI", []any{vm, stranded}, []string{"NO_HOSTS_AVAILABLE"}},
 	})
