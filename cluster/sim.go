@@ -83,6 +83,7 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerSR()
 	p.registerPBD()
 	p.registerVDI()
+	p.registerNBD()
 	p.registerVBD()
 	p.registerVIF()
 	p.registerNetwork()
