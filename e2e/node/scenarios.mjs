@@ -178,6 +178,37 @@ async function scenarios(transport) {
       assertEqual(stopped.power_state, 'Halted', 'power_state after hard_shutdown')
     })
 
+    await check(`${tag} host plugins and the host clock`, async () => {
+      const master = xapi.pool.$master
+      const echo = await xapi.callAsync('host.call_plugin', master.$ref, 'echo.py', 'main', { xo: '1' })
+      assertEqual(echo, "args were: {'xo': '1'}", 'echo.py through a task')
+      // A <dateTime.iso8601> that the XML-RPC parser turns into a Date; a string in JSON.
+      const time = await xapi.call('host.get_servertime', master.$ref)
+      if (transport === 'xml-rpc') {
+        if (!(time instanceof Date)) throw new Error(`servertime ${time} is not a Date`)
+      } else if (!/^\d{8}T\d\d:\d\d:\d\dZ$/.test(time)) {
+        throw new Error(`servertime ${time}`)
+      }
+    })
+
+    await check(`${tag} incremental backup calls (CBT, NBD)`, async () => {
+      const sr = Object.values(xapi.objects.all).find(o => o.$type === 'SR' && o.type === 'nfs')
+      const vdi = await xapi.call('VDI.create', {
+        SR: sr.$ref, name_label: 'xo-backup', name_description: '', virtual_size: 1 << 30, type: 'user',
+        sharable: false, read_only: false, other_config: {}, xenstore_data: {}, sm_config: {}, tags: [],
+      })
+      await xapi.callAsync('VDI.enable_cbt', vdi)
+      const base = await xapi.callAsync('VDI.snapshot', vdi, {})
+      const next = await xapi.callAsync('VDI.snapshot', vdi, {})
+      const bitmap = await xapi.callAsync('VDI.list_changed_blocks', base, next)
+      // 1 GiB in 64 KiB blocks: 16384 bits, 2048 bytes, all clear.
+      assertEqual(Buffer.from(bitmap, 'base64').length, 2048, 'bitmap bytes')
+      await xapi.callAsync('VDI.data_destroy', base)
+      assertEqual(await xapi.call('VDI.get_type', base), 'cbt_metadata', 'type after data_destroy')
+      assertEqual(await xapi.call('VDI.get_nbd_info', next), [], 'no network serves NBD')
+      for (const ref of [next, base, vdi]) await xapi.callAsync('VDI.destroy', ref)
+    })
+
     await check(`${tag} failing callAsync rejects with the XenAPI error`, async () => {
       try {
         await xapi.callAsync('VM.destroy', 'OpaqueRef:bogus')

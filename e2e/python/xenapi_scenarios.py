@@ -236,6 +236,35 @@ def scenarios(base, tag):
                         "sharable": False, "read_only": False, "other_config": {}})
     check(tag + " storage and networks", storage)
 
+    def nbd_and_cbt():
+        pool = x.pool.get_all()[0]
+        sr = x.pool.get_default_SR(pool)
+        vdi = x.VDI.create({"name_label": "py-cbt", "name_description": "", "SR": sr, "virtual_size": str(1024 ** 3),
+                            "type": "user", "sharable": False, "read_only": False, "other_config": {}})
+        x.VDI.enable_cbt(vdi)
+        base = x.VDI.snapshot(vdi, {})
+        expect_failure(["SR_BACKEND_FAILURE_460", "", "Failed to calculate changed blocks for given VDIs. [opterr=Source and target VDI are same]", ""],
+                       x.VDI.list_changed_blocks, base, base)
+        expect_failure(["OPERATION_NOT_ALLOWED", "VDI is not a snapshot: " + vdi], x.VDI.data_destroy, vdi)
+        x.VDI.data_destroy(base)
+        expect_failure(["VDI_INCOMPATIBLE_TYPE", base, "CBT metadata"], x.VDI.get_nbd_info, base)
+
+        net = x.PIF.get_network(x.host.get_management_interface(x.pool.get_master(pool)))
+        x.network.add_purpose(net, "nbd")
+        try:
+            info = x.VDI.get_nbd_info(vdi)
+        finally:
+            x.network.remove_purpose(net, "nbd")
+        equal(len(info), len(x.host.get_all()), "one NBD server per host")
+        for entry in info:
+            equal(entry["port"], "10809", "port, an untagged int")
+            host = x.host.get_all_where('field "address"="%s"' % entry["address"])[0]
+            equal(entry["cert"], x.host.get_server_certificate(host), "the host's certificate")
+            equal(entry["subject"], x.host.get_hostname(host), "subject")
+        for ref in (base, vdi):
+            x.VDI.destroy(ref)
+    check(tag + " changed block tracking and NBD", nbd_and_cbt)
+
     def cluster():
         pool = x.pool.get_all()[0]
         master = x.pool.get_master(pool)
