@@ -57,6 +57,9 @@ func powerOn(srv *xapi.Server, tx *store.Tx, ref, host, state, gm string) {
 	if xapi.Str(vm, "ha_restart_priority") == "restart" {
 		xapi.Set(vm, "ha_always_run", true)
 	}
+	if len(xapi.Map(vm, "bios_strings")) == 0 { // xapi makes a VM BIOS-generic when it first boots
+		xapi.Set(vm, "bios_strings", genericBIOS())
+	}
 	tx.Put(vm)
 	if m := tx.Get("VM_metrics", xapi.Str(vm, "metrics")); m != nil {
 		m = m.Clone()

@@ -226,6 +226,15 @@ var genericBIOSStrings = map[string]string{
 	"oem-1": "Xen", "oem-2": "MS_VM_CERT/SHA1/bdbeb6e0a816d43fa6d3fe8aaef04c2bad9d3e3d",
 }
 
+// genericBIOS returns a fresh copy of the generic strings as a field value.
+func genericBIOS() map[string]any {
+	strs := make(map[string]any, len(genericBIOSStrings))
+	for k, v := range genericBIOSStrings {
+		strs[k] = v
+	}
+	return strs
+}
+
 // settableBIOSKeys are the keys set_bios_strings accepts.
 var settableBIOSKeys = []string{
 	"bios-vendor", "bios-version", "system-manufacturer", "system-product-name", "system-version",
@@ -272,10 +281,7 @@ func (p *Sim) setBIOSStrings(c *xapi.Call) (any, error) {
 		if err := biosStringsError(value); err != nil {
 			return err
 		}
-		strs := map[string]any{}
-		for k, v := range genericBIOSStrings {
-			strs[k] = v
-		}
+		strs := genericBIOS()
 		for k, v := range value {
 			strs[k] = v
 		}

@@ -177,12 +177,19 @@ func TestVMBIOSStrings(t *testing.T) {
 	assert.Equal(t, "Xen", got["oem-1"])
 	assert.Len(t, got, 16)
 
+	// A VM that has booted was made BIOS-generic then, and its strings are fixed.
 	running := p.first("VM", `field "name__label"="web-01"`)
-	p.ok("VM.set_bios_strings", running, map[string]any{}) // xapi checks no power state
 	assert.Len(t, xapi.StringMap(p.get("VM", running), "bios_strings"), 16)
+	_, err := p.call("VM.set_bios_strings", running, map[string]any{})
+	assert.Equal(t, []string{"VM_BIOS_STRINGS_ALREADY_SET"}, err)
 
 	host := p.where("host", "true")[1]
 	other := p.first("VM", `field "name__label"="proxy-01"`)
+	require.Empty(t, xapi.Map(p.get("VM", other), "bios_strings"))
+	fresh := p.ok("VM.clone", other, "fresh").(string)
+	p.ok("VM.start", fresh, false, false)
+	assert.Equal(t, xapi.StringMap(p.get("VM", running), "bios_strings"), xapi.StringMap(p.get("VM", fresh), "bios_strings"),
+		"a VM that boots without strings gets the generic ones")
 	p.ok("VM.copy_bios_strings", other, host)
 	o := p.get("VM", other)
 	assert.Equal(t, xapi.StringMap(p.get("host", host), "bios_strings"), xapi.StringMap(o, "bios_strings"))
