@@ -94,6 +94,7 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerDataSources()
 	p.registerPoolHA()
 	p.registerBlobs()
+	p.registerPoolSettings()
 	return p
 }
 
