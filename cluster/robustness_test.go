@@ -22,7 +22,14 @@ func TestSimulatedMessagesAnswerBadArguments(t *testing.T) {
 		"host.query_data_source":  `IDL Error: [S(Rrdd_internal_error);S(Rrd.Invalid_data_source(""))]`,
 		"host.record_data_source": `IDL Error: [S(Rrdd_internal_error);S(Rrd_interface.Rrdd_error([S(Datasource_missing);S()]))]`,
 		// add_to_NVRAM writes the map through xapi's database, which refuses the empty key.
-		"VM.add_to_NVRAM": "Db_exn.Empty_key_in_map"}
+		"VM.add_to_NVRAM": "Db_exn.Empty_key_in_map",
+		// so does create_new_blob, which adds the blob to the owner's map under the name "".
+		"pool.create_new_blob": "Db_exn.Empty_key_in_map", "host.create_new_blob": "Db_exn.Empty_key_in_map",
+		"VM.create_new_blob": "Db_exn.Empty_key_in_map", "network.create_new_blob": "Db_exn.Empty_key_in_map",
+		"SR.create_new_blob": "Db_exn.Empty_key_in_map",
+		// xapi's semaphores need at least one thread: Invalid_argument for 0.
+		"pool.set_local_auth_max_threads": "Invalid argument: The semaphore 'Internal auth' must have at least 1 resource available, requested: 0",
+		"pool.set_ext_auth_max_threads":   "Invalid argument: The semaphore 'External auth' must have at least 1 resource available, requested: 0"}
 	for _, mode := range []string{"bogus refs", "real refs", "wrong types"} {
 		t.Run(mode, func(t *testing.T) {
 			p := newPool(t, cluster.Spec{Hosts: 3})

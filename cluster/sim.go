@@ -93,6 +93,8 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerPlugins()
 	p.registerDataSources()
 	p.registerPoolHA()
+	p.registerBlobs()
+	p.registerPoolSettings()
 	return p
 }
 

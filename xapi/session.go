@@ -42,6 +42,7 @@ func (s *Server) registerSession() {
 	s.Handle("session.login_with_password", s.loginWithPassword)
 	s.Handle("session.logout", s.logout)
 	s.Handle("session.local_logout", s.logout)
+	s.Handle("session.change_password", s.changePassword)
 }
 
 // AuthFailed is xapi's answer to bad credentials: two parameters although the catalogue
@@ -62,7 +63,7 @@ func (s *Server) loginWithPassword(c *Call) (any, error) {
 
 func (s *Server) authenticate(uname, pwd string) (Identity, error) {
 	if uname == "root" {
-		if pwd != s.rootPassword {
+		if pwd != s.RootPassword() {
 			return Identity{}, AuthFailed(uname)
 		}
 		return Identity{Superuser: true, Subject: datamodel.NullRef}, nil
@@ -98,6 +99,69 @@ func (s *Server) NewSession(uname, originator string, id Identity) (string, erro
 		return "", err
 	}
 	return o.Ref, nil
+}
+
+// RootPassword is root's password: the one the state file keeps (in an internal field of
+// the pool), or the configured one while there is none.
+func (s *Server) RootPassword() string {
+	for _, p := range s.Store.All("pool") {
+		if pwd := Str(p, "root_password"); pwd != "" {
+			return pwd
+		}
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.rootPassword
+}
+
+// KeepRootPassword writes the configured password into a pool that keeps none yet (a new
+// state file, or one from before passwords were kept), so that from then on the state
+// file, not the configuration, says what root's password is.
+func (s *Server) KeepRootPassword() error {
+	s.mu.RLock()
+	pwd := s.rootPassword
+	s.mu.RUnlock()
+	_, err := s.Store.Update(func(tx *store.Tx) error {
+		for _, p := range tx.All("pool") {
+			if Str(p, "root_password") == "" {
+				p = p.Clone()
+				Set(p, "root_password", pwd)
+				tx.Put(p)
+			}
+		}
+		return nil
+	})
+	return err
+}
+
+// changePassword is session.change_password: only the local superuser may change root's
+// password (RBAC already refuses everyone else; xapi checks again), and xapi ignores
+// old_pwd. The new password is durable before the call returns.
+func (s *Server) changePassword(c *Call) (any, error) {
+	if !c.IsSuperuser() {
+		return nil, apierror.New("USER_IS_NOT_LOCAL_SUPERUSER", "Failed to change password for user root")
+	}
+	pwd := c.StringArg(1)
+	pools := 0
+	_, err := s.Store.Update(func(tx *store.Tx) error {
+		for _, p := range tx.All("pool") {
+			pools++
+			p = p.Clone()
+			Set(p, "root_password", pwd)
+			tx.Put(p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if pools == 0 {
+		// No pool to keep it in (a bare server in tests): remember it until exit.
+		s.mu.Lock()
+		s.rootPassword = pwd
+		s.mu.Unlock()
+	}
+	return nil, nil
 }
 
 func (s *Server) logout(c *Call) (any, error) {

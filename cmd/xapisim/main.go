@@ -54,7 +54,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to serve on (port 0 picks a free port)")
 	fs.StringVar(&o.db, "db", "xapisim.db", "state file; the pool survives restarts on the same file")
 	fs.BoolVar(&o.ephemeral, "ephemeral", false, "keep state in a temporary file removed at exit (for CI)")
-	fs.StringVar(&o.password, "password", DefaultPassword, "root's password")
+	fs.StringVar(&o.password, "password", DefaultPassword, "root's password in a new state file (afterwards the state file keeps it; session.change_password changes it)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error (debug logs one line per call)")
 	fs.Uint64Var(&o.seed, "seed", 0, "make refs and UUIDs of the default pool deterministic (0: random)")
 	o.durations = xapi.Durations{}
@@ -146,6 +146,10 @@ func run(o options) error {
 			return fmt.Errorf("building the default pool: %w", err)
 		}
 	}
+	// From now on the state file says what root's password is (session.change_password).
+	if err := srv.KeepRootPassword(); err != nil {
+		return err
+	}
 	sim.Start()
 	defer sim.Stop()
 	defer srv.StartBackground()()
@@ -159,7 +163,7 @@ func run(o options) error {
 	go func() { serveErr <- hs.Serve(ln) }()
 
 	fmt.Printf("export XAPI_URL=http://%s XAPI_USER=root XAPI_PASSWORD=%s XAPISIM_PID=%d\n",
-		readyAddr(ln.Addr()), o.password, os.Getpid())
+		readyAddr(ln.Addr()), srv.RootPassword(), os.Getpid())
 	log.Info().Str("addr", ln.Addr().String()).Str("db", path).Msg("serving")
 
 	sigs := make(chan os.Signal, 1)

@@ -108,6 +108,11 @@ var internalFields = map[string][]format.Field{
 		{Name: "session", Type: "session ref", Qualifier: "RO/runtime", Default: json.RawMessage(`"OpaqueRef:NULL"`), Internal: true},
 		{Name: "auth_user_sid", Type: "string", Qualifier: "RO/runtime", Default: json.RawMessage(`""`), Internal: true},
 	},
+	// root's password once a state file has one (xapi keeps it in dom0's /etc/shadow):
+	// written for a new pool and by session.change_password, so that it outlives restarts.
+	"pool": {
+		{Name: "root_password", Type: "string", Qualifier: "RO/runtime", Default: json.RawMessage(`""`), Internal: true},
+	},
 }
 
 // internalRelations mirror the internal fields in published set fields.
