@@ -93,6 +93,7 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerPlugins()
 	p.registerDataSources()
 	p.registerPoolHA()
+	p.registerHostAdmin()
 	return p
 }
 
