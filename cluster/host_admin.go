@@ -3,11 +3,13 @@ package cluster
 import (
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/xapisim/xapisim/store"
 	"github.com/xapisim/xapisim/xapi"
 	"github.com/xapisim/xapisim/xapi/apierror"
+	"github.com/xapisim/xapisim/xapi/wire"
 )
 
 // Host administration (xapi_host.ml): settings a host applies to its dom0 (hostname,
@@ -18,6 +20,7 @@ import (
 func (p *Sim) registerHostAdmin() {
 	p.registerManagement()
 	p.registerHostSettings()
+	p.registerHostDiagnostics()
 }
 
 // liveHost is a host that a forwarded call reaches: HANDLE_INVALID for a missing one,
@@ -216,4 +219,100 @@ func poolFeature(r store.Reader, flag string, unknown bool) bool {
 		return false
 	}
 	return unknown
+}
+
+func (p *Sim) registerHostDiagnostics() {
+	s := p.srv
+	s.Handle("host.dmesg", func(c *xapi.Call) (any, error) {
+		h, err := liveHost(s.Store, c.StringArg(0))
+		if err != nil {
+			return nil, err
+		}
+		return xenConsole(s.Store, h), nil
+	})
+	// xapi has never implemented these two; the host answers after forwarding.
+	for msg, param := range map[string]string{"host.dmesg_clear": "dmesg_clear", "host.get_log": "get_log"} {
+		s.Handle(msg, func(c *xapi.Call) (any, error) {
+			if _, err := liveHost(s.Store, c.StringArg(0)); err != nil {
+				return nil, err
+			}
+			return nil, apierror.New(apierror.NotImplemented, param)
+		})
+	}
+	// Not implemented either, and not forwarded; xapi names it without its final "s".
+	s.Handle("host.list_methods", func(*xapi.Call) (any, error) {
+		return nil, apierror.New(apierror.NotImplemented, "list_method")
+	})
+	// Xen takes any keys; the simulated hypervisor has nothing to dump.
+	s.Handle("host.send_debug_keys", hostNoop(s))
+	// The RRD backup is scheduled after the delay and its failures only logged.
+	s.Handle("host.backup_rrds", hostNoop(s))
+	// Deprecated, and xapi answers an empty list for any ref.
+	s.Handle("host.get_uncooperative_resident_VMs", func(*xapi.Call) (any, error) { return []any{}, nil })
+	s.Handle("host.sync_data", func(c *xapi.Call) (any, error) {
+		_, err := s.Store.Update(func(tx *store.Tx) error {
+			h, err := xapi.GetObject(tx, "host", c.StringArg(0))
+			if err != nil {
+				return err
+			}
+			// The master syncs its blobs to a slave with local storage; a slave that is
+			// down makes rsync fail, which xapi only logs.
+			if h.Ref == xapi.Str(firstPool(tx), "master") || !hostLive(tx, h.Ref) {
+				return nil
+			}
+			if _, ok := xapi.StringMap(h, "other_config")["no_local_storage"]; ok {
+				return nil
+			}
+			h = h.Clone()
+			now := s.Clock.Now()
+			setOtherConfigKey(h, "last_blob_sync_time", wire.FormatOCamlFloat(float64(now.UnixNano())/1e9))
+			tx.Put(h)
+			return nil
+		})
+		return nil, err
+	})
+}
+
+// xenConsole is the simulated Xen console ring that host.dmesg reads (xl dmesg): the
+// hypervisor's boot messages for the host's CPUs and memory, up to dom0's start.
+func xenConsole(r store.Reader, h *store.Object) string {
+	cpu := xapi.StringMap(h, "cpu_info")
+	mem := xapi.Int(r.Get("host_metrics", xapi.Str(h, "metrics")), "memory_total")
+	xen := xapi.StringMap(h, "software_version")["xen"]
+	lines := []string{
+		fmt.Sprintf(" Xen %s", xen),
+		fmt.Sprintf("(XEN) Xen version %s (mockbuild@xcp-ng.org) (gcc (GCC) 11.2.1) debug=n", xen),
+		"(XEN) Bootloader: GRUB 2.06",
+		fmt.Sprintf("(XEN) Command line: dom0_mem=%dM,max:%dM watchdog ucode=scan dom0_max_vcpus=1-%s crashkernel=256M,below=4G console=vga vga=mode-0x0311",
+			dom0Memory>>20, dom0Memory>>20, cpu["cpu_count"]),
+		"(XEN) Video information:",
+		"(XEN)  VGA is graphics mode 1024x768, 16 bpp",
+		"(XEN) Disc information:",
+		"(XEN)  Found 1 MBR signatures",
+		"(XEN)  Found 1 EDD information structures",
+		fmt.Sprintf("(XEN) System RAM: %dMB (%dkB)", mem>>20, mem>>10),
+		"(XEN) ACPI: RSDP 000F0510, 0024 (r2 XSIMAC)",
+		fmt.Sprintf("(XEN) CPU Vendor: Intel, Family %s (%#x), Model %s (%#x), Stepping %s (raw 00050657)",
+			cpu["family"], atoiOr(cpu["family"]), cpu["model"], atoiOr(cpu["model"]), cpu["stepping"]),
+		"(XEN) Using scheduler: SMP Credit Scheduler (credit)",
+		"(XEN) Scheduling granularity: cpu, 1 CPU per sched-resource",
+		fmt.Sprintf("(XEN) Brought up %s CPUs", cpu["cpu_count"]),
+		"(XEN) HVM: VMX enabled",
+		"(XEN) HVM: Hardware Assisted Paging (HAP) detected",
+		"(XEN) *** LOADING DOMAIN 0 ***",
+		fmt.Sprintf("(XEN)  Dom0 alloc.:   %dMB", dom0Memory>>20),
+		"(XEN) Initial low memory virq threshold set at 0x4000 pages.",
+		"(XEN) Scrubbing Free RAM in background",
+		"(XEN) Std. Loglevel: Errors, warnings and info",
+		"(XEN) Guest Loglevel: Nothing (Rate-limited: Errors and warnings)",
+		"(XEN) *** Serial input to DOM0 (type 'CTRL-a' three times to switch input)",
+		"(XEN) Freed 2048kB init memory",
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// atoiOr is a decimal string's value, 0 when it is not one.
+func atoiOr(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }

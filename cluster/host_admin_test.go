@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/xapisim/xapisim/cluster"
 	"github.com/xapisim/xapisim/xapi"
@@ -134,4 +135,47 @@ func TestHostDisplay(t *testing.T) {
 	p.setField("pool", pool, "restrictions", restrictions)
 	_, err := p.call("host.disable_display", up)
 	assert.Equal(t, []string{"FEATURE_RESTRICTED"}, err, "an unknown flag restricts the feature")
+}
+
+func TestHostDiagnostics(t *testing.T) {
+	p, master, up, down := downHost(t)
+	bad := "OpaqueRef:nope"
+	badHost := []string{"HANDLE_INVALID", "host", bad}
+	offline := []string{"HOST_OFFLINE", down}
+
+	dmesg := p.ok("host.dmesg", up).(string)
+	assert.Contains(t, dmesg, "(XEN) Xen version 4.17.5-3")
+	assert.Contains(t, dmesg, "(XEN) Brought up 16 CPUs")
+	assert.Contains(t, dmesg, "(XEN) System RAM: 262144MB")
+	assert.Equal(t, dmesg, p.ok("host.dmesg", up), "the ring is stable")
+
+	p.ok("host.send_debug_keys", up, "0q")
+	p.ok("host.backup_rrds", up, 0.0)
+	assert.Equal(t, []any{}, p.ok("host.get_uncooperative_resident_VMs", up))
+	assert.Equal(t, []any{}, p.ok("host.get_uncooperative_resident_VMs", bad), "xapi reads no ref")
+
+	// sync_data records the blob sync on a slave with storage, not on the master.
+	p.ok("host.sync_data", up)
+	require.Contains(t, xapi.StringMap(p.get("host", up), "other_config"), "last_blob_sync_time")
+	p.ok("host.sync_data", master)
+	assert.NotContains(t, xapi.StringMap(p.get("host", master), "other_config"), "last_blob_sync_time")
+	p.ok("host.sync_data", down) // rsync fails, xapi only logs it
+	assert.NotContains(t, xapi.StringMap(p.get("host", down), "other_config"), "last_blob_sync_time")
+
+	p.expectErrors([]errorCase{
+		{"dmesg: bad host", "host.dmesg", []any{bad}, badHost},
+		{"dmesg: host down", "host.dmesg", []any{down}, offline},
+		{"dmesg_clear: bad host", "host.dmesg_clear", []any{bad}, badHost},
+		{"dmesg_clear: host down", "host.dmesg_clear", []any{down}, offline},
+		{"dmesg_clear", "host.dmesg_clear", []any{up}, []string{"NOT_IMPLEMENTED", "dmesg_clear"}},
+		{"get_log: bad host", "host.get_log", []any{bad}, badHost},
+		{"get_log: host down", "host.get_log", []any{down}, offline},
+		{"get_log", "host.get_log", []any{up}, []string{"NOT_IMPLEMENTED", "get_log"}},
+		{"list_methods", "host.list_methods", nil, []string{"NOT_IMPLEMENTED", "list_method"}},
+		{"debug keys: bad host", "host.send_debug_keys", []any{bad, "q"}, badHost},
+		{"debug keys: host down", "host.send_debug_keys", []any{down, "q"}, offline},
+		{"backup_rrds: bad host", "host.backup_rrds", []any{bad, 1.0}, badHost},
+		{"backup_rrds: host down", "host.backup_rrds", []any{down, 1.0}, offline},
+		{"sync_data: bad host", "host.sync_data", []any{bad}, badHost},
+	})
 }
