@@ -21,6 +21,7 @@ func (p *Sim) registerHostAdmin() {
 	p.registerManagement()
 	p.registerHostSettings()
 	p.registerHostDiagnostics()
+	p.registerLicensing()
 }
 
 // liveHost is a host that a forwarded call reaches: HANDLE_INVALID for a missing one,

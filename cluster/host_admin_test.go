@@ -179,3 +179,34 @@ func TestHostDiagnostics(t *testing.T) {
 		{"sync_data: bad host", "host.sync_data", []any{bad}, badHost},
 	})
 }
+
+func TestLicensing(t *testing.T) {
+	p, master, up, down := downHost(t)
+	bad := "OpaqueRef:nope"
+	badHost := []string{"HANDLE_INVALID", "host", bad}
+	offline := []string{"HOST_OFFLINE", down}
+
+	p.ok("host.apply_edition", up, "xcp-ng", false)
+	p.ok("host.apply_edition", up, "xcp-ng", true)
+	p.ok("host.license_add", up, "bGljZW5zZQ==")
+	p.ok("host.license_remove", up)
+	assert.Equal(t, "xcp-ng", xapi.Str(p.get("host", up), "edition"))
+
+	p.expectErrors([]errorCase{
+		{"apply: bad host", "host.apply_edition", []any{bad, "xcp-ng", false}, badHost},
+		{"apply: host down", "host.apply_edition", []any{down, "enterprise", false}, offline},
+		{"apply: unknown edition", "host.apply_edition", []any{up, "enterprise", false}, []string{"INVALID_EDITION", "enterprise"}},
+		{"add: bad host", "host.license_add", []any{bad, "bGljZW5zZQ=="}, badHost},
+		{"add: host down", "host.license_add", []any{down, "!"}, offline},
+		{"add: not base64", "host.license_add", []any{up, "not base64!"}, []string{"LICENSE_PROCESSING_ERROR"}},
+		{"remove: bad host", "host.license_remove", []any{bad}, badHost},
+		{"remove: host down", "host.license_remove", []any{down}, offline},
+		{"pool: unknown edition", "pool.apply_edition", []any{bad, "enterprise"}, []string{"INVALID_EDITION", "enterprise"}},
+		{"pool: a host down", "pool.apply_edition", []any{bad, "xcp-ng"}, offline},
+	})
+	p.ok("host.power_on", down)
+	p.ok("pool.apply_edition", bad, "xcp-ng") // the pool ref is not read
+	for _, h := range []string{master, up, down} {
+		assert.Equal(t, "xcp-ng", xapi.Str(p.get("host", h), "edition"))
+	}
+}
