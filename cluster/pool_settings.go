@@ -221,42 +221,6 @@ func (p *Sim) registerPoolSettings() {
 	})
 	s.Handle("pool.crl_list", func(*xapi.Call) (any, error) { return xapi.StringSet(), nil })
 
-	// The simulated hosts are not in CC/FIPS mode, so https_only may always change.
-	s.Handle("host.set_https_only", func(c *xapi.Call) (any, error) {
-		host := c.StringArg(0)
-		if _, err := c.Get("host", host); err != nil {
-			return nil, err
-		}
-		if err := forwardTo(s.Store, host); err != nil {
-			return nil, err
-		}
-		return nil, s.UpdateField("host", host, "https_only", func(any) (any, error) { return c.Arg(1), nil })
-	})
-	// pool.set_https_only calls host.set_https_only on each host in turn: a host that
-	// cannot answer stops the loop, and the hosts before it keep the new value.
-	s.Handle("pool.set_https_only", func(c *xapi.Call) (any, error) {
-		value := c.Arg(1).(bool)
-		if err := checkPool(c); err != nil {
-			return nil, err
-		}
-		var late error
-		_, err := s.Store.Update(func(tx *store.Tx) error {
-			for _, h := range tx.All("host") {
-				if late = forwardTo(tx, h.Ref); late != nil {
-					return nil
-				}
-				h = h.Clone()
-				xapi.Set(h, "https_only", value)
-				tx.Put(h)
-			}
-			return nil
-		})
-		if err == nil {
-			err = late
-		}
-		return nil, err
-	})
-
 	s.Handle("pool.enable_redo_log", p.enableRedoLog)
 	s.Handle("pool.disable_redo_log", func(c *xapi.Call) (any, error) {
 		// The redo log VDI stays recorded; detaching it from the hosts has no visible effect.

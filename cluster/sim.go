@@ -95,6 +95,7 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerPoolHA()
 	p.registerBlobs()
 	p.registerPoolSettings()
+	p.registerHostAdmin()
 	return p
 }
 
