@@ -98,9 +98,3 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerHostAdmin()
 	return p
 }
-
-// Start starts the simulation's background work.
-func (p *Sim) Start() {}
-
-// Stop stops it.
-func (p *Sim) Stop() {}

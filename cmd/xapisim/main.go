@@ -150,8 +150,6 @@ func run(o options) error {
 	if err := srv.KeepRootPassword(); err != nil {
 		return err
 	}
-	sim.Start()
-	defer sim.Stop()
 	defer srv.StartBackground()()
 
 	ln, err := net.Listen("tcp", o.listen)
