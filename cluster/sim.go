@@ -76,6 +76,7 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p := &Sim{srv: srv, spec: spec}
 	p.registerVM()
 	p.registerVMSettings()
+	p.registerVMTuning()
 	p.registerHost()
 	p.registerPool()
 	p.registerVMGroup()
