@@ -82,6 +82,7 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerVMGroup()
 	p.registerVMAppliance()
 	p.registerSR()
+	p.registerSRAdmin()
 	p.registerPBD()
 	p.registerVDI()
 	p.registerNBD()
