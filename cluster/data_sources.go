@@ -154,24 +154,31 @@ func (a *dsArchives) record(obj string, dss []dataSource, name string) error {
 	return nil
 }
 
+// dsHandler is a data-source call on an object of class: the object, where to forward
+// (an error when there is no host to run it), then fn with the source's name, if any.
+func dsHandler(s *xapi.Server, class string, forward func(r store.Reader, obj *store.Object) error,
+	fn func(obj *store.Object, name string) (any, error)) func(c *xapi.Call) (any, error) {
+	return func(c *xapi.Call) (any, error) {
+		obj, err := c.Get(class, c.StringArg(0))
+		if err != nil {
+			return nil, err
+		}
+		if err := forward(s.Store, obj); err != nil {
+			return nil, err
+		}
+		name := ""
+		if len(c.Args) > 1 {
+			name = c.StringArg(1)
+		}
+		return fn(obj, name)
+	}
+}
+
 func (p *Sim) registerDataSources() {
 	s := p.srv
 	// onHost runs a host's data-source call where xapi forwards it: on the host, live.
 	onHost := func(fn func(h *store.Object, name string) (any, error)) func(c *xapi.Call) (any, error) {
-		return func(c *xapi.Call) (any, error) {
-			h, err := c.Get("host", c.StringArg(0))
-			if err != nil {
-				return nil, err
-			}
-			if err := forwardTo(s.Store, h.Ref); err != nil {
-				return nil, err
-			}
-			name := ""
-			if len(c.Args) > 1 {
-				name = c.StringArg(1)
-			}
-			return fn(h, name)
-		}
+		return dsHandler(s, "host", func(r store.Reader, h *store.Object) error { return forwardTo(r, h.Ref) }, fn)
 	}
 	s.Handle("host.get_data_sources", onHost(func(h *store.Object, _ string) (any, error) {
 		return p.archives.records(h.Ref, hostDataSources(s.Store, h)), nil

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/xapisim/xapisim/store"
@@ -152,7 +153,7 @@ func restrictions() map[string]any {
 		"restrict_pci_device_for_auto_update", "restrict_xen_motion", "restrict_guest_ip_setting", "restrict_ad",
 		"restrict_nested_virt", "restrict_live_patching", "restrict_set_vcpus_number_live", "restrict_pvs_proxy",
 		"restrict_igmp_snooping", "restrict_rpu", "restrict_pool_secret_rotation", "restrict_certificate_verification",
-		"restrict_updates", "restrict_internal_repository_access", "restrict_vtpm", "restrict_vm_groups"} {
+		"restrict_updates", "restrict_internal_repository_access", "restrict_vtpm", "restrict_vm_groups", "restrict_vmss"} {
 		r[k] = "false"
 	}
 	r["restrict_corosync3"] = "false"
@@ -169,7 +170,7 @@ func (inv *inventory) smDrivers() {
 	}
 	vdiCaps := []string{"SR_PROBE", "SR_UPDATE", "VDI_CREATE", "VDI_DELETE", "VDI_ATTACH", "VDI_DETACH", "VDI_UPDATE", "VDI_CLONE", "VDI_SNAPSHOT", "VDI_RESIZE", "VDI_GENERATE_CONFIG", "VDI_MIRROR", "VDI_RESET_ON_BOOT/2", "VDI_CONFIG_CBT", "VDI_ACTIVATE", "VDI_DEACTIVATE", "ATOMIC_PAUSE", "THIN_PROVISIONING"}
 	for _, d := range []sm{
-		{"lvm", "Local LVM", "SR plugin which represents disks as VHD disks on Logical Volumes within a locally-attached Volume Group", vdiCaps[:len(vdiCaps)-1], false},
+		{"lvm", "Local LVM", "SR plugin which represents disks as VHD disks on Logical Volumes within a locally-attached Volume Group", append(slices.Clip(vdiCaps[:len(vdiCaps)-1]), "SR_METADATA"), false},
 		{"ext", "Local EXT3 VHD", "SR plugin which represents disks as VHD files stored on a local EXT3 filesystem, created inside an LVM volume", vdiCaps, false},
 		{"nfs", "NFS VHD", "SR plugin which stores disks as VHD files on a remote NFS filesystem", vdiCaps, false},
 		{"iso", "ISO", "Handles CD images stored as files in iso format", []string{"VDI_CREATE", "VDI_DELETE", "VDI_ATTACH", "VDI_DETACH", "SR_SCAN", "SR_ATTACH", "SR_DETACH"}, false},

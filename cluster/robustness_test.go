@@ -21,6 +21,8 @@ func TestSimulatedMessagesAnswerBadArguments(t *testing.T) {
 		// rrdd has no data source named "".
 		"host.query_data_source":  `IDL Error: [S(Rrdd_internal_error);S(Rrd.Invalid_data_source(""))]`,
 		"host.record_data_source": `IDL Error: [S(Rrdd_internal_error);S(Rrd_interface.Rrdd_error([S(Datasource_missing);S()]))]`,
+		"SR.query_data_source":    `IDL Error: [S(Rrdd_internal_error);S(Rrd.Invalid_data_source(""))]`,
+		"SR.record_data_source":   `IDL Error: [S(Rrdd_internal_error);S(Rrd_interface.Rrdd_error([S(Datasource_missing);S()]))]`,
 		// add_to_NVRAM writes the map through xapi's database, which refuses the empty key.
 		"VM.add_to_NVRAM": "Db_exn.Empty_key_in_map",
 		// so does create_new_blob, which adds the blob to the owner's map under the name "".

@@ -76,11 +76,13 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p := &Sim{srv: srv, spec: spec}
 	p.registerVM()
 	p.registerVMSettings()
+	p.registerVMTuning()
 	p.registerHost()
 	p.registerPool()
 	p.registerVMGroup()
 	p.registerVMAppliance()
 	p.registerSR()
+	p.registerSRAdmin()
 	p.registerPBD()
 	p.registerVDI()
 	p.registerNBD()
