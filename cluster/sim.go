@@ -96,5 +96,7 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerBlobs()
 	p.registerPoolSettings()
 	p.registerHostAdmin()
+	p.registerVTPM()
+	p.registerUSB()
 	return p
 }
