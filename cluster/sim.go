@@ -98,5 +98,7 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerHostAdmin()
 	p.registerVTPM()
 	p.registerUSB()
+	p.registerTunnel()
+	p.registerSRIOV()
 	return p
 }
