@@ -153,7 +153,8 @@ func restrictions() map[string]any {
 		"restrict_pci_device_for_auto_update", "restrict_xen_motion", "restrict_guest_ip_setting", "restrict_ad",
 		"restrict_nested_virt", "restrict_live_patching", "restrict_set_vcpus_number_live", "restrict_pvs_proxy",
 		"restrict_igmp_snooping", "restrict_rpu", "restrict_pool_secret_rotation", "restrict_certificate_verification",
-		"restrict_updates", "restrict_internal_repository_access", "restrict_vtpm", "restrict_vm_groups", "restrict_vmss"} {
+		"restrict_updates", "restrict_internal_repository_access", "restrict_vtpm", "restrict_vm_groups", "restrict_vmss",
+		"restrict_usb_passthrough", "restrict_network_sriov"} {
 		r[k] = "false"
 	}
 	r["restrict_corosync3"] = "false"

@@ -98,5 +98,9 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerBlobs()
 	p.registerPoolSettings()
 	p.registerHostAdmin()
+	p.registerVTPM()
+	p.registerUSB()
+	p.registerTunnel()
+	p.registerSRIOV()
 	return p
 }

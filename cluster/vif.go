@@ -188,8 +188,8 @@ func (p *Sim) vifAttach(c *xapi.Call, op string, attach bool) error {
 	}, setVIFAllowedOps)
 }
 
-// refreshDeviceOps recomputes the allowed operations of a VM's VBDs and VIFs, which
-// follow its power state.
+// refreshDeviceOps recomputes the allowed operations of a VM's VBDs, VIFs, VUSBs and
+// VTPMs, which follow its power state.
 func refreshDeviceOps(tx *store.Tx, vm string) {
 	o := tx.Get("VM", vm)
 	if o == nil {
@@ -200,5 +200,11 @@ func refreshDeviceOps(tx *store.Tx, vm string) {
 	}
 	for _, ref := range xapi.Refs(o, "VIFs") {
 		setVIFAllowedOps(tx, ref)
+	}
+	for _, ref := range xapi.Refs(o, "VUSBs") {
+		setVUSBAllowedOps(tx, ref)
+	}
+	for _, ref := range xapi.Refs(o, "VTPMs") {
+		setVTPMAllowedOps(tx, ref)
 	}
 }

@@ -122,6 +122,12 @@ func (p *Sim) vmDestroy(c *xapi.Call) (any, error) {
 			for _, ref := range xapi.Refs(vm, "consoles") {
 				tx.Delete("console", ref)
 			}
+			for _, ref := range xapi.Refs(vm, "VUSBs") {
+				tx.Delete("VUSB", ref)
+			}
+			for _, ref := range xapi.Refs(vm, "VTPMs") {
+				deleteVTPM(tx, ref)
+			}
 			for _, class := range []string{"VM_metrics", "VM_guest_metrics"} {
 				field := map[string]string{"VM_metrics": "metrics", "VM_guest_metrics": "guest_metrics"}[class]
 				if ref := xapi.Str(vm, field); !isNull(ref) {
@@ -155,6 +161,9 @@ func (p *Sim) setIsATemplate(c *xapi.Call) (any, error) {
 				tx.Delete("VM_metrics", metrics)
 			}
 			xapi.Set(vm, "metrics", datamodel.NullRef)
+			for _, ref := range xapi.Refs(vm, "VUSBs") {
+				tx.Delete("VUSB", ref)
+			}
 		} else if m := tx.Get("VM_metrics", metrics); m != nil {
 			m = m.Clone()
 			xapi.Set(m, "install_time", p.srv.Clock.Now())

@@ -113,6 +113,11 @@ var internalFields = map[string][]format.Field{
 	"pool": {
 		{Name: "root_password", Type: "string", Qualifier: "RO/runtime", Default: json.RawMessage(`""`), Internal: true},
 	},
+	// the secret holding a VTPM's contents, as in xapi's database (VTPM.get_contents and
+	// set_contents are internal there too).
+	"VTPM": {
+		{Name: "contents", Type: "secret ref", Qualifier: "RO/runtime", Default: json.RawMessage(`"OpaqueRef:NULL"`), Internal: true},
+	},
 }
 
 // internalRelations mirror the internal fields in published set fields.
