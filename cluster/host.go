@@ -185,6 +185,11 @@ func (p *Sim) setEnabled(c *xapi.Call, enabled bool) error {
 		if err != nil {
 			return err
 		}
+		if !enabled {
+			if err := assertPlanKept(tx, haChange{hostsToDisable: []string{h.Ref}}); err != nil {
+				return err
+			}
+		}
 		if enabled && !hostLive(tx, h.Ref) {
 			return apierror.New("HOST_NOT_LIVE")
 		}
@@ -228,6 +233,7 @@ func (p *Sim) hostDown(c *xapi.Call, op string) error {
 // records reset, as a clean host shutdown would leave them) and its PBDs unplugged.
 func (p *Sim) setHostLive(tx *store.Tx, ref string, live bool) error {
 	h := tx.Get("host", ref)
+	haOn := xapi.Bool(firstPool(tx), "ha_enabled")
 	if !live {
 		for _, vm := range xapi.Refs(h, "resident_VMs") {
 			o := tx.Get("VM", vm)
@@ -235,6 +241,13 @@ func (p *Sim) setHostLive(tx *store.Tx, ref string, live bool) error {
 				continue
 			}
 			powerOff(tx, vm, "Halted")
+			if haOn && isProtected(o) {
+				// xenopsd keeps a protected VM's ha_always_run when its host takes it
+				// down, so that HA restarts it elsewhere.
+				o = tx.Get("VM", vm).Clone()
+				xapi.Set(o, "ha_always_run", true)
+				tx.Put(o)
+			}
 			setAllowedOps(tx, o)
 			p.vmAlert(tx, o, "VM_SHUTDOWN", fmt.Sprintf("VM '%s' shutdown", xapi.Str(o, "name_label")))
 		}
@@ -299,6 +312,9 @@ func (p *Sim) destroyHost(c *xapi.Call) (any, error) {
 		h, guests, err := deadHost(tx, c.StringArg(0))
 		if err != nil {
 			return err
+		}
+		if xapi.Bool(firstPool(tx), "ha_enabled") {
+			return apierror.New("HA_IS_ENABLED")
 		}
 		if len(guests) > 0 {
 			return apierror.New("HOST_HAS_RESIDENT_VMS", h.Ref)

@@ -37,14 +37,22 @@ func hostUsage(r store.Reader, host string) int64 {
 		if ps := xapi.Str(vm, "power_state"); ps != "Running" && ps != "Paused" {
 			continue
 		}
-		if m := r.Get("VM_metrics", xapi.Str(vm, "metrics")); m != nil && xapi.Int(m, "memory_actual") > 0 {
-			used += xapi.Int(m, "memory_actual")
-		} else {
-			used += xapi.Int(vm, "memory_target")
-		}
-		if !xapi.Bool(vm, "is_control_domain") {
-			used += xapi.Int(vm, "memory_overhead")
-		}
+		used += domainUse(r, vm)
+	}
+	return used
+}
+
+// domainUse is what a running or paused domain uses: its actual memory (its target when
+// the metrics have none), plus its overhead for a guest.
+func domainUse(r store.Reader, vm *store.Object) int64 {
+	var used int64
+	if m := r.Get("VM_metrics", xapi.Str(vm, "metrics")); m != nil && xapi.Int(m, "memory_actual") > 0 {
+		used = xapi.Int(m, "memory_actual")
+	} else {
+		used = xapi.Int(vm, "memory_target")
+	}
+	if !xapi.Bool(vm, "is_control_domain") {
+		used += xapi.Int(vm, "memory_overhead")
 	}
 	return used
 }

@@ -135,6 +135,14 @@ func (p *Sim) pbdUnplug(c *xapi.Call) (any, error) {
 			return err
 		}
 		sr := tx.Get("SR", xapi.Str(pbd, "SR"))
+		if pool := firstPool(tx); xapi.Bool(pool, "ha_enabled") {
+			// xHA cannot let go of the statefile's SR while it runs.
+			for _, f := range stringsOf(xapi.Get(pool, "ha_statefiles")) {
+				if vdi := tx.Get("VDI", f); vdi != nil && xapi.Str(vdi, "SR") == sr.Ref {
+					return apierror.New("HA_IS_ENABLED")
+				}
+			}
+		}
 		var inUse []string
 		for _, v := range xapi.Refs(sr, "VDIs") {
 			vdi := tx.Get("VDI", v)

@@ -11,6 +11,7 @@ package cluster
 import (
 	"flag"
 	"sync"
+	"time"
 
 	"github.com/xapisim/xapisim/store"
 	"github.com/xapisim/xapisim/xapi"
@@ -46,6 +47,7 @@ type Sim struct {
 	plugChecks []PlugCheck
 	pifChecks  []PIFCheck
 
+	ha          haState
 	pluginCalls pluginCalls
 	archives    dsArchives
 }
@@ -73,7 +75,7 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	if spec.MemoryGiB < 8 {
 		spec.MemoryGiB = 256
 	}
-	p := &Sim{srv: srv, spec: spec}
+	p := &Sim{srv: srv, spec: spec, ha: haState{lastAttempt: map[string]time.Time{}, alerted: map[string]bool{}}}
 	p.registerVM()
 	p.registerVMSettings()
 	p.registerVMTuning()

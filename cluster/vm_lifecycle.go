@@ -96,6 +96,12 @@ func (p *Sim) registerLifecycle() {
 	})
 }
 
+// startedAlert is the VM_STARTED alert for a VM booted on a host.
+func (p *Sim) startedAlert(tx *store.Tx, vm, host *store.Object) {
+	p.vmAlert(tx, vm, "VM_STARTED", fmt.Sprintf("VM '%s' (uuid: %s) started on host: %s (uuid: %s)",
+		xapi.Str(vm, "name_label"), xapi.Str(vm, "uuid"), xapi.Str(host, "name_label"), xapi.Str(host, "uuid")))
+}
+
 // start boots a halted VM, on host or on the host placement chooses.
 func (p *Sim) start(c *xapi.Call, ref, host string, paused bool) error {
 	op := "start"
@@ -135,8 +141,7 @@ func (p *Sim) start(c *xapi.Call, ref, host string, paused bool) error {
 		},
 		apply: func(tx *store.Tx, vm *store.Object) error {
 			powerOn(p.srv, tx, vm.Ref, target.Ref, state, "")
-			p.vmAlert(tx, vm, "VM_STARTED", fmt.Sprintf("VM '%s' (uuid: %s) started on host: %s (uuid: %s)",
-				xapi.Str(vm, "name_label"), xapi.Str(vm, "uuid"), xapi.Str(target, "name_label"), xapi.Str(target, "uuid")))
+			p.startedAlert(tx, vm, target)
 			return nil
 		},
 	})

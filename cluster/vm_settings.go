@@ -193,16 +193,27 @@ func domainTypeOfBootPolicy(policy string) string {
 const haRestart = "restart"
 
 // setHARestartPriority is xapi's set_ha_restart_priority (semantics.md §2.11): the value
-// is checked before the VM is read; a running VM is protected or unprotected at once.
-// xapi also asks its HA planner whether a non-halted VM newly marked "restart" keeps the
-// failover plan (HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN); the simulation has no HA plan,
-// so that check never fails here.
+// is checked before the VM is read; a non-halted VM newly marked "restart" must keep the
+// HA failover plan (HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN, only while HA is on and
+// overcommitment is not allowed), and with HA on the pool's plan is recomputed; a
+// running VM is protected or unprotected at once.
 func (p *Sim) setHARestartPriority(ref, value string) error {
 	if value != haRestart && value != "best-effort" && value != "" {
 		return apierror.New(apierror.InvalidValue, "ha_restart_priority", value)
 	}
-	return p.editVM(ref, func(_ *store.Tx, vm *store.Object) error {
-		if xapi.Str(vm, "ha_restart_priority") == value {
+	return p.editVM(ref, func(tx *store.Tx, vm *store.Object) error {
+		current := xapi.Str(vm, "ha_restart_priority")
+		if current != haRestart && value == haRestart {
+			if xapi.Str(vm, "power_state") != "Halted" {
+				if err := assertPlanKept(tx, haChange{newVMs: []string{vm.Ref}}); err != nil {
+					return err
+				}
+			}
+			if xapi.Bool(firstPool(tx), "ha_enabled") {
+				p.updatePoolStatus(tx)
+			}
+		}
+		if current == value {
 			return nil
 		}
 		xapi.Set(vm, "ha_restart_priority", value)
