@@ -108,5 +108,6 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerTunnel()
 	p.registerSRIOV()
 	p.registerVMSS()
+	p.registerPIFConfig()
 	return p
 }
