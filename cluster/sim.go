@@ -109,5 +109,6 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerSRIOV()
 	p.registerVMSS()
 	p.registerPIFConfig()
+	p.registerHostMisc()
 	return p
 }
