@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/xapisim/xapisim/store"
 	"github.com/xapisim/xapisim/xapi"
 	"github.com/xapisim/xapisim/xapi/apierror"
+	"github.com/xapisim/xapisim/xapi/wire"
 )
 
 // VM snapshot schedules (xapi_vmss.ml). Every message first needs the VMSS licence
@@ -226,7 +229,7 @@ func mergeSchedule(value, db map[string]string) map[string]string {
 func checkSchedule(value, db map[string]string) (map[string]any, error) {
 	merged := mergeSchedule(value, db)
 	out := map[string]any{}
-	for _, k := range sortedKeys(merged) {
+	for _, k := range slices.Sorted(maps.Keys(merged)) {
 		v, err := checkScheduleKey(vmssAnyKey, k, merged[k])
 		if err != nil {
 			return nil, err
@@ -313,60 +316,8 @@ func enumValue(v string, values []string) (string, bool) {
 // checkHour accepts what OCaml's int_of_string reads (sign, 0x/0o/0b prefixes,
 // underscores) between 0 and 23, keeping the value as given.
 func checkHour(v string) (string, bool) {
-	n, ok := ocamlInt(v)
-	return v, ok && n >= 0 && n <= 23
-}
-
-// ocamlInt parses an integer the way OCaml's int_of_string does.
-func ocamlInt(s string) (int64, bool) {
-	neg := false
-	if s != "" && (s[0] == '-' || s[0] == '+') {
-		neg, s = s[0] == '-', s[1:]
-	}
-	base := int64(10)
-	if len(s) > 2 && s[0] == '0' {
-		switch s[1] {
-		case 'x', 'X':
-			base = 16
-		case 'o', 'O':
-			base = 8
-		case 'b', 'B':
-			base = 2
-		}
-		if base != 10 {
-			s = s[2:]
-		}
-	}
-	if s == "" || s[0] == '_' {
-		return 0, false
-	}
-	var n int64
-	for _, r := range s {
-		if r == '_' {
-			continue
-		}
-		d := int64(strings.IndexRune("0123456789abcdef", r|0x20))
-		if r >= '0' && r <= '9' {
-			d = int64(r - '0')
-		}
-		if d < 0 || d >= base || n > (1<<62)/base {
-			return 0, false
-		}
-		n = n*base + d
-	}
-	if neg {
-		n = -n
-	}
-	return n, true
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	n, err := wire.ParseInt64(v)
+	return v, err == nil && n >= 0 && n <= 23
 }
 
 func toStringMap(m map[string]any) map[string]string {
