@@ -29,6 +29,9 @@ func TestSimulatedMessagesAnswerBadArguments(t *testing.T) {
 		"pool.create_new_blob": "Db_exn.Empty_key_in_map", "host.create_new_blob": "Db_exn.Empty_key_in_map",
 		"VM.create_new_blob": "Db_exn.Empty_key_in_map", "network.create_new_blob": "Db_exn.Empty_key_in_map",
 		"SR.create_new_blob": "Db_exn.Empty_key_in_map",
+		// A bad schedule key makes add_to_schedule put back the value a remove_from_schedule
+		// saved; without one, List.assoc raises Not_found.
+		"VMSS.add_to_schedule": "Not_found",
 		// xapi's semaphores need at least one thread: Invalid_argument for 0.
 		"pool.set_local_auth_max_threads": "Invalid argument: The semaphore 'Internal auth' must have at least 1 resource available, requested: 0",
 		"pool.set_ext_auth_max_threads":   "Invalid argument: The semaphore 'External auth' must have at least 1 resource available, requested: 0"}

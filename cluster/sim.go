@@ -50,6 +50,9 @@ type Sim struct {
 	ha          haState
 	pluginCalls pluginCalls
 	archives    dsArchives
+
+	// scheduleBackup is the VMSS schedule the last VMSS.remove_from_schedule saw.
+	scheduleBackup map[string]string
 }
 
 // LivenessHook is told, inside the transaction that makes the change, that a host
@@ -104,5 +107,8 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerUSB()
 	p.registerTunnel()
 	p.registerSRIOV()
+	p.registerVMSS()
+	p.registerPIFConfig()
+	p.registerHostMisc()
 	return p
 }

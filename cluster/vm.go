@@ -113,38 +113,44 @@ func newVMMetrics(srv *xapi.Server, tx *store.Tx, vm *store.Object) *store.Objec
 func (p *Sim) vmDestroy(c *xapi.Call) (any, error) {
 	return nil, p.runVMOp(c, c.StringArg(0), vmOp{op: "destroy", strict: true,
 		apply: func(tx *store.Tx, vm *store.Object) error {
-			for _, ref := range xapi.Refs(vm, "VBDs") {
-				deleteVBD(tx, ref)
-			}
-			for _, ref := range xapi.Refs(vm, "VIFs") {
-				deleteVIF(tx, ref)
-			}
-			for _, ref := range xapi.Refs(vm, "consoles") {
-				tx.Delete("console", ref)
-			}
-			for _, ref := range xapi.Refs(vm, "VUSBs") {
-				tx.Delete("VUSB", ref)
-			}
-			for _, ref := range xapi.Refs(vm, "VTPMs") {
-				deleteVTPM(tx, ref)
-			}
-			for _, class := range []string{"VM_metrics", "VM_guest_metrics"} {
-				field := map[string]string{"VM_metrics": "metrics", "VM_guest_metrics": "guest_metrics"}[class]
-				if ref := xapi.Str(vm, field); !isNull(ref) {
-					tx.Delete(class, ref)
-				}
-			}
-			for _, child := range xapi.Refs(vm, "children") {
-				if o := tx.Get("VM", child); o != nil {
-					o = o.Clone()
-					xapi.Set(o, "parent", xapi.Str(vm, "parent"))
-					tx.Put(o)
-				}
-			}
-			tx.Delete("VM", vm.Ref)
+			deleteVM(tx, vm)
 			return nil
 		},
 	})
+}
+
+// deleteVM deletes a VM record with its devices and metrics; its children take its
+// parent. Its disks stay.
+func deleteVM(tx *store.Tx, vm *store.Object) {
+	for _, ref := range xapi.Refs(vm, "VBDs") {
+		deleteVBD(tx, ref)
+	}
+	for _, ref := range xapi.Refs(vm, "VIFs") {
+		deleteVIF(tx, ref)
+	}
+	for _, ref := range xapi.Refs(vm, "consoles") {
+		tx.Delete("console", ref)
+	}
+	for _, ref := range xapi.Refs(vm, "VUSBs") {
+		tx.Delete("VUSB", ref)
+	}
+	for _, ref := range xapi.Refs(vm, "VTPMs") {
+		deleteVTPM(tx, ref)
+	}
+	for _, class := range []string{"VM_metrics", "VM_guest_metrics"} {
+		field := map[string]string{"VM_metrics": "metrics", "VM_guest_metrics": "guest_metrics"}[class]
+		if ref := xapi.Str(vm, field); !isNull(ref) {
+			tx.Delete(class, ref)
+		}
+	}
+	for _, child := range xapi.Refs(vm, "children") {
+		if o := tx.Get("VM", child); o != nil {
+			o = o.Clone()
+			xapi.Set(o, "parent", xapi.Str(vm, "parent"))
+			tx.Put(o)
+		}
+	}
+	tx.Delete("VM", vm.Ref)
 }
 
 // setIsATemplate turns a halted VM into a template (op make_into_template: it leaves its

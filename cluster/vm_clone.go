@@ -40,6 +40,7 @@ func (p *Sim) duplicate(tx *store.Tx, src *store.Object, name string) *store.Obj
 		"snapshot_info": map[string]any{}, "snapshot_metadata": "", "transportable_snapshot_id": "", "ha_always_run": false,
 		"current_operations": map[string]any{}, "allowed_operations": []any{}, "other_config": oc,
 		"generation_id": fmt.Sprintf("%d:%d", p.srv.Clock.Now().Unix(), len(vm.Ref)), "groups": []any{},
+		"snapshot_schedule": datamodel.NullRef, "is_vmss_snapshot": false,
 	} {
 		xapi.Set(vm, k, v)
 	}
@@ -151,13 +152,18 @@ func cloneVDI(srv *xapi.Server, tx *store.Tx, orig *store.Object) (*store.Object
 // snapshot is VM.snapshot (disks only, a Halted snapshot) and VM.checkpoint (with the
 // memory image, a Suspended snapshot). The source's parent becomes the snapshot.
 func (p *Sim) snapshot(c *xapi.Call, op string) (any, error) {
-	name := c.StringArg(1)
 	var ignore []any
 	if op == "snapshot" && len(c.Args) > 2 {
 		ignore, _ = c.Arg(2).([]any)
 	}
+	return p.snapshotVM(c, c.StringArg(0), op, c.StringArg(1), ignore, false)
+}
+
+// snapshotVM takes one snapshot or checkpoint of a VM; a snapshot schedule's snapshots
+// are marked is_vmss_snapshot, as xapi marks those the schedule's plugin takes.
+func (p *Sim) snapshotVM(c *xapi.Call, ref, op, name string, ignore []any, vmss bool) (string, error) {
 	var newRef string
-	err := p.runVMOp(c, c.StringArg(0), vmOp{op: op, strict: true,
+	err := p.runVMOp(c, ref, vmOp{op: op, strict: true,
 		apply: func(tx *store.Tx, src *store.Object) error {
 			snap := p.duplicate(tx, src, name)
 			oc := xapi.CopyMap(xapi.Map(src, "other_config"))
@@ -165,7 +171,8 @@ func (p *Sim) snapshot(c *xapi.Call, op string) (any, error) {
 			state := xapi.Str(src, "power_state")
 			for k, v := range map[string]any{
 				"is_a_snapshot": true, "is_a_template": true, "snapshot_of": src.Ref, "snapshot_time": p.srv.Clock.Now(),
-				"snapshot_info": map[string]any{"power-state-at-snapshot": state, "disk-snapshot-type": "crash_consistent"},
+				"snapshot_info":    map[string]any{"power-state-at-snapshot": state, "disk-snapshot-type": "crash_consistent"},
+				"is_vmss_snapshot": vmss,
 			} {
 				xapi.Set(snap, k, v)
 			}
