@@ -48,6 +48,7 @@ func (p *Sim) registerLifecycle() {
 		return nil, p.resume(c, c.StringArg(1), c.Arg(2).(bool))
 	})
 	s.Handle("VM.pool_migrate", p.poolMigrate)
+	p.registerMigration()
 	s.Handle("VM.power_state_reset", p.powerStateReset)
 	s.Handle("VM.assert_operation_valid", func(c *xapi.Call) (any, error) {
 		vm, err := c.Get("VM", c.StringArg(0))
