@@ -18,6 +18,12 @@ import (
 // host, in xapi's order, or nil. start_on and migration report it as is; start hides it
 // behind NO_HOSTS_AVAILABLE.
 func bootCheck(r store.Reader, vm, host *store.Object) error {
+	return bootCheckWith(r, vm, host, true)
+}
+
+// bootCheckWith is bootCheck, with or without the check that the host sees the VM's SRs
+// (storage migration leaves it out: the disks are about to move).
+func bootCheckWith(r store.Reader, vm, host *store.Object, srCheck bool) error {
 	if err := validateBootParams(vm); err != nil {
 		return err
 	}
@@ -30,7 +36,7 @@ func bootCheck(r store.Reader, vm, host *store.Object) error {
 	}
 	for _, ref := range xapi.Refs(vm, "VBDs") {
 		vbd := r.Get("VBD", ref)
-		if vbd == nil || xapi.Bool(vbd, "empty") {
+		if !srCheck || vbd == nil || xapi.Bool(vbd, "empty") {
 			continue
 		}
 		vdi := r.Get("VDI", xapi.Str(vbd, "VDI"))

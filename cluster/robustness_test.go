@@ -34,7 +34,9 @@ func TestSimulatedMessagesAnswerBadArguments(t *testing.T) {
 		"VMSS.add_to_schedule": "Not_found",
 		// xapi's semaphores need at least one thread: Invalid_argument for 0.
 		"pool.set_local_auth_max_threads": "Invalid argument: The semaphore 'Internal auth' must have at least 1 resource available, requested: 0",
-		"pool.set_ext_auth_max_threads":   "Invalid argument: The semaphore 'External auth' must have at least 1 resource available, requested: 0"}
+		"pool.set_ext_auth_max_threads":   "Invalid argument: The semaphore 'External auth' must have at least 1 resource available, requested: 0",
+		// A destination map without its keys: List.assoc's Not_found.
+		"VM.assert_can_migrate": "Not_found", "VM.migrate_send": "Not_found"}
 	for _, mode := range []string{"bogus refs", "real refs", "wrong types"} {
 		t.Run(mode, func(t *testing.T) {
 			p := newPool(t, cluster.Spec{Hosts: 3})

@@ -48,6 +48,7 @@ func (p *Sim) registerLifecycle() {
 		return nil, p.resume(c, c.StringArg(1), c.Arg(2).(bool))
 	})
 	s.Handle("VM.pool_migrate", p.poolMigrate)
+	p.registerMigration()
 	s.Handle("VM.power_state_reset", p.powerStateReset)
 	s.Handle("VM.assert_operation_valid", func(c *xapi.Call) (any, error) {
 		vm, err := c.Get("VM", c.StringArg(0))
@@ -271,10 +272,9 @@ func (p *Sim) poolMigrate(c *xapi.Call) (any, error) {
 	}
 	options, _ := c.Arg(2).(map[string]any)
 	force := options["force"] == "true"
-	var from string
 	return nil, p.runVMOp(c, c.StringArg(0), vmOp{op: "pool_migrate", strict: !force,
 		prepare: func(tx *store.Tx, vm *store.Object) error {
-			from = xapi.Str(vm, "resident_on")
+			from := xapi.Str(vm, "resident_on")
 			h := tx.Get("host", host)
 			if hostOperation(h, "evacuate") && from != host {
 				return apierror.New("HOST_EVACUATE_IN_PROGRESS", host)
@@ -282,16 +282,24 @@ func (p *Sim) poolMigrate(c *xapi.Call) (any, error) {
 			return bootCheck(tx, vm, h)
 		},
 		apply: func(tx *store.Tx, vm *store.Object) error {
-			vm = vm.Clone()
-			xapi.Set(vm, "resident_on", host)
-			xapi.Set(vm, "domid", nextDomid(tx, host))
-			tx.Put(vm)
-			refreshHostMemory(tx, from)
-			refreshHostMemory(tx, host)
+			vm = moveDomain(tx, vm, host)
 			p.vmAlert(tx, vm, "VM_MIGRATED", fmt.Sprintf("VM '%s' migrated", xapi.Str(vm, "name_label")))
 			return nil
 		},
 	})
+}
+
+// moveDomain moves a running VM's domain to another host (a new domid there) and
+// refreshes both hosts' memory; it returns the VM as stored.
+func moveDomain(tx *store.Tx, vm *store.Object, host string) *store.Object {
+	from := xapi.Str(vm, "resident_on")
+	vm = vm.Clone()
+	xapi.Set(vm, "resident_on", host)
+	xapi.Set(vm, "domid", nextDomid(tx, host))
+	tx.Put(vm)
+	refreshHostMemory(tx, from)
+	refreshHostMemory(tx, host)
+	return vm
 }
 
 // powerStateReset forces a VM's records to Halted, for a VM whose host died.

@@ -265,6 +265,40 @@ def scenarios(base, tag):
             x.VDI.destroy(ref)
     check(tag + " changed block tracking and NBD", nbd_and_cbt)
 
+    def storage_migration():
+        pool = x.pool.get_all()[0]
+        shared = x.pool.get_default_SR(pool)
+        vm = x.VM.get_all_where('field "power_state"="Running" and field "is_control_domain"="false"')[0]
+        disks = [x.VBD.get_VDI(v) for v in x.VM.get_VBDs(vm) if x.VBD.get_type(v) == "Disk"]
+        source = x.VM.get_resident_on(vm)
+        target = [h for h in x.host.get_all() if h != source][0]
+        local = [s for s in x.SR.get_all_where('field "type"="lvm"')
+                 if x.PBD.get_host(x.SR.get_PBDs(s)[0]) == target][0]
+        def usage(sr):
+            r = x.SR.get_record(sr)
+            return int(r["physical_utilisation"]), int(r["virtual_allocation"])
+        before = usage(shared), usage(local)
+        network = x.PIF.get_network(x.host.get_management_interface(target))
+        dest = x.host.migrate_receive(target, network, {})
+        equal(sorted(dest), ["SM", "host", "master", "session_id", "xenops"], "destination keys")
+        equal(dest["host"], target, "destination host")
+        vdi_map = {d: local for d in disks}
+        expect_failure(["VDI_NOT_IN_MAP", disks[0]], x.VM.assert_can_migrate, vm, dest, True, {}, {}, {}, {})
+        x.VM.assert_can_migrate(vm, dest, True, vdi_map, {}, {}, {})
+        task = x.Async.VM.migrate_send(vm, dest, True, vdi_map, {}, {}, {})
+        equal(wait_task(x, task), "success", "migrate_send task")
+        equal(x.VM.get_resident_on(vm), target, "resident_on")
+        moved = [x.VBD.get_VDI(v) for v in x.VM.get_VBDs(vm) if x.VBD.get_type(v) == "Disk"]
+        equal([x.VDI.get_SR(d) for d in moved], [local] * len(disks), "the disks' SR")
+        size = sum(int(x.VDI.get_virtual_size(d)) for d in moved)
+        equal(usage(local)[1], before[1][1] + size, "virtual_allocation of the target SR")
+        equal(usage(shared)[1], before[0][1] - size, "virtual_allocation of the source SR")
+        for d in moved:  # and back, one disk at a time
+            x.VDI.pool_migrate(d, shared, {})
+        # Back on the shared SR: allocation as before; a thick SR's copy wrote every block.
+        equal((usage(shared)[1], usage(local)), (before[0][1], before[1]), "both SRs' allocation as it was")
+    check(tag + " storage migration: migrate_receive, migrate_send across SRs, VDI.pool_migrate", storage_migration)
+
     def cluster():
         pool = x.pool.get_all()[0]
         master = x.pool.get_master(pool)
