@@ -31,7 +31,10 @@ func TestSimulatedMessagesAnswerBadArguments(t *testing.T) {
 		"SR.create_new_blob": "Db_exn.Empty_key_in_map",
 		// xapi's semaphores need at least one thread: Invalid_argument for 0.
 		"pool.set_local_auth_max_threads": "Invalid argument: The semaphore 'Internal auth' must have at least 1 resource available, requested: 0",
-		"pool.set_ext_auth_max_threads":   "Invalid argument: The semaphore 'External auth' must have at least 1 resource available, requested: 0"}
+		"pool.set_ext_auth_max_threads":   "Invalid argument: The semaphore 'External auth' must have at least 1 resource available, requested: 0",
+		// certificate file names are checked from their first character: "" has none.
+		"pool.uninstall_ca_certificate": `Invalid_argument("index out of bounds")`, "pool.certificate_uninstall": `Invalid_argument("index out of bounds")`,
+		"pool.crl_install": `Invalid_argument("index out of bounds")`, "pool.crl_uninstall": `Invalid_argument("index out of bounds")`}
 	for _, mode := range []string{"bogus refs", "real refs", "wrong types"} {
 		t.Run(mode, func(t *testing.T) {
 			p := newPool(t, cluster.Spec{Hosts: 3})

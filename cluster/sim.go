@@ -104,5 +104,6 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerUSB()
 	p.registerTunnel()
 	p.registerSRIOV()
+	p.registerCertificates()
 	return p
 }
