@@ -105,5 +105,6 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerTunnel()
 	p.registerSRIOV()
 	p.registerCertificates()
+	p.registerTLS()
 	return p
 }
