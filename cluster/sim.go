@@ -106,5 +106,6 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerSRIOV()
 	p.registerCertificates()
 	p.registerTLS()
+	p.registerRepositories()
 	return p
 }
