@@ -446,9 +446,7 @@ func (p *Sim) refreshServerCertificate(c *xapi.Call) (any, error) {
 	if _, err := c.Get("host", host); err != nil {
 		return nil, err
 	}
-	op := objectOp{class: "pool", ref: firstPool(p.srv.Store).Ref, op: "cert_refresh", refresh: setPoolAllowedOps,
-		check: func(tx *store.Tx, pool *store.Object) error { return poolOpError(tx, pool, "cert_refresh") }}
-	return nil, p.withOp(c, op, func() error {
+	return nil, p.withOp(c, poolOp(firstPool(p.srv.Store).Ref, "cert_refresh"), func() error {
 		_, err := p.srv.Store.Update(func(tx *store.Tx) error {
 			h, err := liveHost(tx, host)
 			if err != nil {

@@ -106,9 +106,7 @@ func (p *Sim) registerRepositories() {
 		if err := licenceRestriction(s.Store, "restrict_updates", "Updates", true); err != nil {
 			return nil, err
 		}
-		op := objectOp{class: "pool", ref: pool, op: "sync_updates", refresh: setPoolAllowedOps,
-			check: func(tx *store.Tx, obj *store.Object) error { return poolOpError(tx, obj, "sync_updates") }}
-		return nil, p.withOp(c, op, func() error {
+		return nil, p.withOp(c, poolOp(pool, "sync_updates"), func() error {
 			if err := c.Work(); err != nil {
 				return err
 			}
@@ -147,9 +145,7 @@ func (p *Sim) configureRepositories(c *xapi.Call, repos []string, fn func(tx *st
 			return err
 		}
 	}
-	op := objectOp{class: "pool", ref: ref, op: "configure_repositories", refresh: setPoolAllowedOps,
-		check: func(tx *store.Tx, obj *store.Object) error { return poolOpError(tx, obj, "configure_repositories") }}
-	return p.withOp(c, op, func() error {
+	return p.withOp(c, poolOp(ref, "configure_repositories"), func() error {
 		_, err := p.srv.Store.Update(func(tx *store.Tx) error {
 			pool, err := xapi.GetObject(tx, "pool", ref)
 			if err != nil {

@@ -75,10 +75,7 @@ func (p *Sim) setMasterTLSVerification(check func(tx *store.Tx) error) error {
 // verification on after reaching every other, then the pool records it (and WLB's
 // certificate check). Every host must answer, the coordinator first.
 func (p *Sim) enableTLSVerification(c *xapi.Call) (any, error) {
-	pool := firstPool(p.srv.Store).Ref
-	op := objectOp{class: "pool", ref: pool, op: "tls_verification_enable", refresh: setPoolAllowedOps,
-		check: func(tx *store.Tx, pool *store.Object) error { return poolOpError(tx, pool, "tls_verification_enable") }}
-	return nil, p.withOp(c, op, func() error {
+	return nil, p.withOp(c, poolOp(firstPool(p.srv.Store).Ref, "tls_verification_enable"), func() error {
 		if err := c.Work(); err != nil {
 			return err
 		}
