@@ -14,8 +14,8 @@ import (
 // per-host steps (preconfigure, joining the liveset, the database backup) never fail in
 // the simulation, so enable_ha either stops at one of xapi's checks or turns HA on.
 
-// haPoolOp is the pool operation ha_enable or ha_disable.
-func haPoolOp(pool, op string) objectOp {
+// poolOp is a pool operation (ha_enable, cert_refresh …) for withOp.
+func poolOp(pool, op string) objectOp {
 	return objectOp{class: "pool", ref: pool, op: op,
 		check:   func(tx *store.Tx, obj *store.Object) error { return poolOpError(tx, obj, op) },
 		refresh: setPoolAllowedOps}
@@ -23,7 +23,7 @@ func haPoolOp(pool, op string) objectOp {
 
 func (p *Sim) enableHA(c *xapi.Call) (any, error) {
 	srs, config := c.Arg(0).([]any), c.Arg(1).(map[string]any)
-	return nil, p.withOp(c, haPoolOp(firstPool(p.srv.Store).Ref, "ha_enable"), func() error {
+	return nil, p.withOp(c, poolOp(firstPool(p.srv.Store).Ref, "ha_enable"), func() error {
 		if err := c.Work(); err != nil {
 			return err
 		}
@@ -216,7 +216,7 @@ func haFits(r store.Reader, sr *store.Object, typ string, size int64) (*store.Ob
 // VDIs stay (the next enable_ha reuses them), and so do the pool's and the hosts'
 // ha_statefiles.
 func (p *Sim) disableHA(c *xapi.Call) (any, error) {
-	return nil, p.withOp(c, haPoolOp(firstPool(p.srv.Store).Ref, "ha_disable"), func() error {
+	return nil, p.withOp(c, poolOp(firstPool(p.srv.Store).Ref, "ha_disable"), func() error {
 		if err := c.Work(); err != nil {
 			return err
 		}

@@ -35,7 +35,7 @@ func (p *Sim) registerNBD() {
 		if err := forwardTo(s.Store, h.Ref); err != nil {
 			return nil, err
 		}
-		return hostCertificate(h), nil
+		return serverCertificate(h), nil
 	})
 	s.Handle("VDI.get_nbd_info", p.nbdInfo)
 }
@@ -58,7 +58,7 @@ func (p *Sim) nbdInfo(c *xapi.Call) (any, error) {
 			rec := make([]any, len(info.Fields))
 			for name, v := range map[string]any{
 				"exportname": "/" + xapi.Str(vdi, "uuid") + "?session_id=" + c.SessionRef,
-				"address":    ip, "port": int64(nbdPort), "cert": hostCertificate(h), "subject": xapi.Str(h, "hostname"),
+				"address":    ip, "port": int64(nbdPort), "cert": serverCertificate(h), "subject": xapi.Str(h, "hostname"),
 			} {
 				rec[info.Field(name).Index] = v
 			}
@@ -109,18 +109,25 @@ func nbdNetwork(net *store.Object) bool {
 	return false
 }
 
-// hostCertificate is the host's TLS certificate in PEM.
+// hostCertificate is the host's generated TLS certificate in PEM.
 func hostCertificate(h *store.Object) string {
-	seed := sha256.Sum256([]byte("xapisim host key " + xapi.Str(h, "uuid")))
-	key := ed25519.NewKeyFromSeed(seed[:])
 	hostname := xapi.Str(h, "hostname")
 	notBefore := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	der := selfSigned("xapisim host key "+xapi.Str(h, "uuid"), hostname, []string{hostname}, notBefore, notBefore.AddDate(10, 0, 0))
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// selfSigned is a server certificate (DER) for name, self-signed with an Ed25519 key
+// derived from seedText.
+func selfSigned(seedText, name string, dnsNames []string, notBefore, notAfter time.Time) []byte {
+	seed := sha256.Sum256([]byte(seedText))
+	key := ed25519.NewKeyFromSeed(seed[:])
 	template := &x509.Certificate{
 		SerialNumber: new(big.Int).SetBytes(seed[:16]),
-		Subject:      pkix.Name{CommonName: hostname},
-		DNSNames:     []string{hostname},
+		Subject:      pkix.Name{CommonName: name},
+		DNSNames:     dnsNames,
 		NotBefore:    notBefore,
-		NotAfter:     notBefore.AddDate(10, 0, 0),
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
@@ -128,5 +135,5 @@ func hostCertificate(h *store.Object) string {
 	if err != nil { // only a malformed template fails, and this one is fixed
 		panic(err)
 	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	return der
 }

@@ -207,8 +207,7 @@ func (p *Sim) registerPoolSettings() {
 	// The database is durable on every commit: there is nothing to flush.
 	s.Handle("pool.sync_database", func(*xapi.Call) (any, error) { return nil, nil })
 
-	// The pool's trusted CA certificates are the Certificate objects of type ca; no CRL is
-	// installed in the simulated dom0.
+	// The pool's trusted CA certificates are the Certificate objects of type ca.
 	s.Handle("pool.certificate_list", func(*xapi.Call) (any, error) {
 		names := []string{}
 		for _, cert := range s.Store.All("Certificate") {
@@ -219,7 +218,6 @@ func (p *Sim) registerPoolSettings() {
 		sort.Strings(names)
 		return xapi.StringSet(names...), nil
 	})
-	s.Handle("pool.crl_list", func(*xapi.Call) (any, error) { return xapi.StringSet(), nil })
 
 	s.Handle("pool.enable_redo_log", p.enableRedoLog)
 	s.Handle("pool.disable_redo_log", func(c *xapi.Call) (any, error) {

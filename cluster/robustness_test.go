@@ -36,7 +36,10 @@ func TestSimulatedMessagesAnswerBadArguments(t *testing.T) {
 		"pool.set_local_auth_max_threads": "Invalid argument: The semaphore 'Internal auth' must have at least 1 resource available, requested: 0",
 		"pool.set_ext_auth_max_threads":   "Invalid argument: The semaphore 'External auth' must have at least 1 resource available, requested: 0",
 		// A destination map without its keys: List.assoc's Not_found.
-		"VM.assert_can_migrate": "Not_found", "VM.migrate_send": "Not_found"}
+		"VM.assert_can_migrate": "Not_found", "VM.migrate_send": "Not_found",
+		// certificate file names are checked from their first character: "" has none.
+		"pool.uninstall_ca_certificate": `Invalid_argument("index out of bounds")`, "pool.certificate_uninstall": `Invalid_argument("index out of bounds")`,
+		"pool.crl_install": `Invalid_argument("index out of bounds")`, "pool.crl_uninstall": `Invalid_argument("index out of bounds")`}
 	for _, mode := range []string{"bogus refs", "real refs", "wrong types"} {
 		t.Run(mode, func(t *testing.T) {
 			p := newPool(t, cluster.Spec{Hosts: 3})

@@ -110,5 +110,8 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerVMSS()
 	p.registerPIFConfig()
 	p.registerHostMisc()
+	p.registerCertificates()
+	p.registerTLS()
+	p.registerRepositories()
 	return p
 }

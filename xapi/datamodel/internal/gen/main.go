@@ -110,8 +110,17 @@ var internalFields = map[string][]format.Field{
 	},
 	// root's password once a state file has one (xapi keeps it in dom0's /etc/shadow):
 	// written for a new pool and by session.change_password, so that it outlives restarts.
+	// Then the coordinator's dom0 files that xapi copies to every host: the trusted CA
+	// certificates (pool.install_ca_certificate) and the CRLs, PEM by file name.
 	"pool": {
 		{Name: "root_password", Type: "string", Qualifier: "RO/runtime", Default: json.RawMessage(`""`), Internal: true},
+		{Name: "trusted_certificates", Type: "(string -> string) map", Qualifier: "RO/runtime", Default: json.RawMessage(`{}`), Internal: true},
+		{Name: "crls", Type: "(string -> string) map", Qualifier: "RO/runtime", Default: json.RawMessage(`{}`), Internal: true},
+	},
+	// the PEM of a host's installed server certificate (xapi-ssl.pem in its dom0); empty for
+	// the one generated from the host's UUID.
+	"host": {
+		{Name: "server_certificate", Type: "string", Qualifier: "RO/runtime", Default: json.RawMessage(`""`), Internal: true},
 	},
 	// the secret holding a VTPM's contents, as in xapi's database (VTPM.get_contents and
 	// set_contents are internal there too).
