@@ -41,7 +41,9 @@ func TestSimulatedMessagesAnswerBadArguments(t *testing.T) {
 		"pool.uninstall_ca_certificate": `Invalid_argument("index out of bounds")`, "pool.certificate_uninstall": `Invalid_argument("index out of bounds")`,
 		"pool.crl_install": `Invalid_argument("index out of bounds")`, "pool.crl_uninstall": `Invalid_argument("index out of bounds")`,
 		// Yojson refuses an empty extension call.
-		"host.call_extension": `Yojson.Json_error("Blank input data")`}
+		"host.call_extension": `Yojson.Json_error("Blank input data")`,
+		// stunnel cannot resolve the empty host name.
+		"pool.send_test_post": `Stunnel.Stunnel_error("No host resolved")`}
 	for _, mode := range []string{"bogus refs", "real refs", "wrong types"} {
 		t.Run(mode, func(t *testing.T) {
 			p := newPool(t, cluster.Spec{Hosts: 3})

@@ -116,5 +116,6 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerObserver()
 	p.registerSDNController()
 	p.registerHostExtension()
+	p.registerWLB()
 	return p
 }
