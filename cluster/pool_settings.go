@@ -301,7 +301,7 @@ func (p *Sim) setVSwitchController(c *xapi.Call) (any, error) {
 		ctl := p.srv.NewObject("SDN_controller")
 		xapi.Set(ctl, "protocol", "ssl")
 		xapi.Set(ctl, "address", address)
-		xapi.Set(ctl, "port", int64(6632))
+		xapi.Set(ctl, "port", int64(defaultSDNPort))
 		tx.Put(ctl)
 		return nil
 	})

@@ -39,7 +39,11 @@ func TestSimulatedMessagesAnswerBadArguments(t *testing.T) {
 		"VM.assert_can_migrate": "Not_found", "VM.migrate_send": "Not_found",
 		// certificate file names are checked from their first character: "" has none.
 		"pool.uninstall_ca_certificate": `Invalid_argument("index out of bounds")`, "pool.certificate_uninstall": `Invalid_argument("index out of bounds")`,
-		"pool.crl_install": `Invalid_argument("index out of bounds")`, "pool.crl_uninstall": `Invalid_argument("index out of bounds")`}
+		"pool.crl_install": `Invalid_argument("index out of bounds")`, "pool.crl_uninstall": `Invalid_argument("index out of bounds")`,
+		// Yojson refuses an empty extension call.
+		"host.call_extension": `Yojson.Json_error("Blank input data")`,
+		// stunnel cannot resolve the empty host name.
+		"pool.send_test_post": `Stunnel.Stunnel_error("No host resolved")`}
 	for _, mode := range []string{"bogus refs", "real refs", "wrong types"} {
 		t.Run(mode, func(t *testing.T) {
 			p := newPool(t, cluster.Spec{Hosts: 3})

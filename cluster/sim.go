@@ -113,5 +113,9 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerCertificates()
 	p.registerTLS()
 	p.registerRepositories()
+	p.registerObserver()
+	p.registerSDNController()
+	p.registerHostExtension()
+	p.registerWLB()
 	return p
 }
