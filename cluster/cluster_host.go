@@ -48,17 +48,9 @@ func clusterHostOpError(ch *store.Object, op string) error {
 }
 
 func setClusterHostAllowedOps(tx *store.Tx, ref string) {
-	ch := tx.Get("Cluster_host", ref)
-	if ch == nil {
-		return
-	}
-	allowed := []any{}
-	for _, op := range clusterHostOps {
-		if clusterHostOpError(ch, op) == nil {
-			allowed = append(allowed, op)
-		}
-	}
-	putAllowedOps(tx, ch, allowed)
+	recomputeAllowedOps(tx, "Cluster_host", ref, clusterHostOps, func(ch *store.Object, op string) bool {
+		return clusterHostOpError(ch, op) == nil
+	})
 }
 
 // clusterHostOp is a Cluster_host operation for withOp.

@@ -199,6 +199,22 @@ func putAllowedOps(tx *store.Tx, obj *store.Object, allowed []any) {
 	tx.Put(obj)
 }
 
+// recomputeAllowedOps stores in an object's allowed_operations the operations of ops
+// that ok accepts, in that order.
+func recomputeAllowedOps(tx *store.Tx, class, ref string, ops []string, ok func(obj *store.Object, op string) bool) {
+	obj := tx.Get(class, ref)
+	if obj == nil {
+		return
+	}
+	allowed := []any{}
+	for _, op := range ops {
+		if ok(obj, op) {
+			allowed = append(allowed, op)
+		}
+	}
+	putAllowedOps(tx, obj, allowed)
+}
+
 // sortedOps returns the task keys and operations of a current_operations map, by key.
 func sortedOps(current map[string]any) (tasks, ops []string) {
 	for k := range current {

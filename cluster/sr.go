@@ -270,21 +270,9 @@ func srOpError(r store.Reader, sr *store.Object, op string) error {
 
 // setSRAllowedOps recomputes an SR's allowed_operations.
 func setSRAllowedOps(tx *store.Tx, ref string) {
-	sr := tx.Get("SR", ref)
-	if sr == nil {
-		return
-	}
-	var allowed []any
-	for _, op := range []string{"scan", "destroy", "forget", "plug", "unplug", "vdi_create", "vdi_destroy", "vdi_resize",
-		"vdi_clone", "vdi_snapshot", "vdi_mirror", "vdi_introduce", "update", "pbd_create", "pbd_destroy"} {
-		if srOpError(tx, sr, op) == nil {
-			allowed = append(allowed, op)
-		}
-	}
-	if allowed == nil {
-		allowed = []any{}
-	}
-	putAllowedOps(tx, sr, allowed)
+	recomputeAllowedOps(tx, "SR", ref, []string{"scan", "destroy", "forget", "plug", "unplug", "vdi_create", "vdi_destroy",
+		"vdi_resize", "vdi_clone", "vdi_snapshot", "vdi_mirror", "vdi_introduce", "update", "pbd_create", "pbd_destroy"},
+		func(sr *store.Object, op string) bool { return srOpError(tx, sr, op) == nil })
 }
 
 // runWork simulates the call's duration, then applies f in one transaction.

@@ -266,15 +266,7 @@ func vusbOpError(r store.Reader, vusb *store.Object, op string) error {
 
 // setVUSBAllowedOps recomputes a VUSB's allowed_operations.
 func setVUSBAllowedOps(tx *store.Tx, ref string) {
-	vusb := tx.Get("VUSB", ref)
-	if vusb == nil {
-		return
-	}
-	allowed := []any{}
-	for _, op := range vusbOps {
-		if vusbOpError(tx, vusb, op) == nil {
-			allowed = append(allowed, op)
-		}
-	}
-	putAllowedOps(tx, vusb, allowed)
+	recomputeAllowedOps(tx, "VUSB", ref, vusbOps, func(vusb *store.Object, op string) bool {
+		return vusbOpError(tx, vusb, op) == nil
+	})
 }

@@ -263,21 +263,13 @@ func setVBDAllowedOps(tx *store.Tx, ref string) {
 // setDeviceAllowedOps recomputes a VBD's or VIF's allowed_operations: attach while its VM
 // is halted, the others as opError allows.
 func setDeviceAllowedOps(tx *store.Tx, class, ref string, ops []string, opError func(store.Reader, *store.Object, string) error) {
-	dev := tx.Get(class, ref)
-	if dev == nil {
-		return
-	}
-	allowed := []any{}
-	for _, op := range ops {
+	recomputeAllowedOps(tx, class, ref, ops, func(dev *store.Object, op string) bool {
 		if op == "attach" {
-			if vm := tx.Get("VM", xapi.Str(dev, "VM")); vm != nil && xapi.Str(vm, "power_state") == "Halted" {
-				allowed = append(allowed, op)
-			}
-		} else if opError(tx, dev, op) == nil {
-			allowed = append(allowed, op)
+			vm := tx.Get("VM", xapi.Str(dev, "VM"))
+			return vm != nil && xapi.Str(vm, "power_state") == "Halted"
 		}
-	}
-	putAllowedOps(tx, dev, allowed)
+		return opError(tx, dev, op) == nil
+	})
 }
 
 // vbdAttach hotplugs or unplugs a VBD of a running VM.

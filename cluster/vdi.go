@@ -107,20 +107,9 @@ var vdiOpCapability = map[string]string{
 
 // setVDIAllowedOps recomputes a VDI's allowed_operations.
 func setVDIAllowedOps(tx *store.Tx, ref string) {
-	vdi := tx.Get("VDI", ref)
-	if vdi == nil {
-		return
-	}
-	allowed := []any{}
-	for _, op := range []string{"clone", "copy", "resize", "resize_online", "snapshot", "destroy", "forget", "update", "generate_config",
-		"enable_cbt", "disable_cbt", "data_destroy", "list_changed_blocks"} {
-		if vdiOpError(tx, vdi, op) == nil {
-			allowed = append(allowed, op)
-		}
-	}
-	vdi = vdi.Clone()
-	xapi.Set(vdi, "allowed_operations", allowed)
-	tx.Put(vdi)
+	recomputeAllowedOps(tx, "VDI", ref, []string{"clone", "copy", "resize", "resize_online", "snapshot", "destroy", "forget",
+		"update", "generate_config", "enable_cbt", "disable_cbt", "data_destroy", "list_changed_blocks"},
+		func(vdi *store.Object, op string) bool { return vdiOpError(tx, vdi, op) == nil })
 }
 
 func (p *Sim) vdiCreate(c *xapi.Call) (any, error) {
