@@ -113,5 +113,6 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerCertificates()
 	p.registerTLS()
 	p.registerRepositories()
+	p.registerGPU()
 	return p
 }
