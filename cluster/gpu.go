@@ -442,15 +442,15 @@ func (p *Sim) vgpuCreate(c *xapi.Call) (any, error) {
 
 // vgpuDevice is xapi's get_valid_device.
 func vgpuDevice(device, vm string, existing []*store.Object) (string, error) {
-	d, err := wire.ParseInt64(device)
+	d, err := ocamlInt(device)
 	if err != nil {
-		return "", apierror.Internal("Failure(%q)", "int_of_string")
+		return "", err
 	}
 	used := map[int64]bool{}
 	for _, v := range existing {
-		n, err := wire.ParseInt64(xapi.Str(v, "device"))
+		n, err := ocamlInt(xapi.Str(v, "device"))
 		if err != nil {
-			return "", apierror.Internal("Failure(%q)", "int_of_string")
+			return "", err
 		}
 		used[n] = true
 	}
@@ -468,6 +468,15 @@ func vgpuDevice(device, vm string, existing []*store.Object) (string, error) {
 		return device, nil
 	}
 	return "", apierror.New("INVALID_DEVICE", device)
+}
+
+// ocamlInt is OCaml's int_of_string, whose failure xapi reports as INTERNAL_ERROR.
+func ocamlInt(s string) (int64, error) {
+	n, err := wire.ParseInt64(s)
+	if err != nil {
+		return 0, apierror.Internal("Failure(%q)", "int_of_string")
+	}
+	return n, nil
 }
 
 // passthroughVGPUType finds or makes xapi's passthrough vGPU type.

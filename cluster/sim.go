@@ -114,5 +114,6 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerTLS()
 	p.registerRepositories()
 	p.registerGPU()
+	p.registerPVS()
 	return p
 }
