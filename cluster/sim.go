@@ -115,5 +115,6 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerRepositories()
 	p.registerGPU()
 	p.registerPVS()
+	p.registerUEFIAndLVHD()
 	return p
 }
