@@ -32,31 +32,7 @@ func (p *Sim) registerGPU() {
 		return g.Ref, err
 	})
 	s.Handle("GPU_group.destroy", func(c *xapi.Call) (any, error) {
-		_, err := s.Store.Update(func(tx *store.Tx) error {
-			group, err := xapi.GetObject(tx, "GPU_group", c.StringArg(0))
-			if err != nil {
-				return err
-			}
-			vgpus := xapi.Refs(group, "VGPUs")
-			var attached []string
-			for _, ref := range vgpus {
-				if v := tx.Get("VGPU", ref); v != nil && xapi.Bool(v, "currently_attached") {
-					attached = append(attached, ref)
-				}
-			}
-			if len(attached) > 0 {
-				return apierror.New("GPU_GROUP_CONTAINS_VGPU", attached...)
-			}
-			if pgpus := xapi.Refs(group, "PGPUs"); len(pgpus) > 0 {
-				return apierror.New("GPU_GROUP_CONTAINS_PGPU", pgpus...)
-			}
-			for _, ref := range vgpus {
-				tx.Delete("VGPU", ref)
-			}
-			tx.Delete("GPU_group", group.Ref)
-			return nil
-		})
-		return nil, err
+		return nil, p.destroyDeviceGroup(c.StringArg(0), "GPU_group", "VGPU", "PGPUs", "GPU_GROUP_CONTAINS_VGPU", "GPU_GROUP_CONTAINS_PGPU")
 	})
 	// The sum of what the group's PGPUs can still take; a PGPU that cannot run the type
 	// adds nothing (xapi drops the reasons and answers 0).

@@ -99,30 +99,23 @@ func (p *Sim) registerPVS() {
 		return nil, err
 	})
 	s.Handle("PVS_server.introduce", p.pvsServerIntroduce)
-	s.Handle("PVS_server.forget", func(c *xapi.Call) (any, error) {
-		_, err := s.Store.Update(func(tx *store.Tx) error {
-			server, err := xapi.GetObject(tx, "PVS_server", c.StringArg(0))
-			if err != nil {
-				return err
-			}
-			tx.Delete("PVS_server", server.Ref)
-			return nil
-		})
-		return nil, err
-	})
+	s.Handle("PVS_server.forget", func(c *xapi.Call) (any, error) { return nil, p.deletePVSObject("PVS_server", c.StringArg(0)) })
 	s.Handle("PVS_proxy.create", p.pvsProxyCreate)
 	// An attached proxy is stopped first, which leaves nothing to record.
-	s.Handle("PVS_proxy.destroy", func(c *xapi.Call) (any, error) {
-		_, err := s.Store.Update(func(tx *store.Tx) error {
-			proxy, err := xapi.GetObject(tx, "PVS_proxy", c.StringArg(0))
-			if err != nil {
-				return err
-			}
-			tx.Delete("PVS_proxy", proxy.Ref)
-			return nil
-		})
-		return nil, err
+	s.Handle("PVS_proxy.destroy", func(c *xapi.Call) (any, error) { return nil, p.deletePVSObject("PVS_proxy", c.StringArg(0)) })
+}
+
+// deletePVSObject deletes a PVS server or proxy, which xapi does without checks.
+func (p *Sim) deletePVSObject(class, ref string) error {
+	_, err := p.srv.Store.Update(func(tx *store.Tx) error {
+		o, err := xapi.GetObject(tx, class, ref)
+		if err != nil {
+			return err
+		}
+		tx.Delete(class, o.Ref)
+		return nil
 	})
+	return err
 }
 
 // pvsServerIntroduce: valid addresses not used by another server, a valid port range and
