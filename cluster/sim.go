@@ -117,5 +117,8 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerSDNController()
 	p.registerHostExtension()
 	p.registerWLB()
+	p.registerGPU()
+	p.registerPVS()
+	p.registerUEFIAndLVHD()
 	return p
 }

@@ -43,31 +43,7 @@ func (p *Sim) registerUSB() {
 		return ref, err
 	})
 	s.Handle("USB_group.destroy", func(c *xapi.Call) (any, error) {
-		_, err := s.Store.Update(func(tx *store.Tx) error {
-			group, err := xapi.GetObject(tx, "USB_group", c.StringArg(0))
-			if err != nil {
-				return err
-			}
-			vusbs := xapi.Refs(group, "VUSBs")
-			var attached []string
-			for _, ref := range vusbs {
-				if v := tx.Get("VUSB", ref); v != nil && xapi.Bool(v, "currently_attached") {
-					attached = append(attached, ref)
-				}
-			}
-			if len(attached) > 0 {
-				return apierror.New("USB_GROUP_CONTAINS_VUSB", attached...)
-			}
-			if pusbs := xapi.Refs(group, "PUSBs"); len(pusbs) > 0 {
-				return apierror.New("USB_GROUP_CONTAINS_PUSB", pusbs...)
-			}
-			for _, ref := range vusbs {
-				tx.Delete("VUSB", ref)
-			}
-			tx.Delete("USB_group", group.Ref)
-			return nil
-		})
-		return nil, err
+		return nil, p.destroyDeviceGroup(c.StringArg(0), "USB_group", "VUSB", "PUSBs", "USB_GROUP_CONTAINS_VUSB", "USB_GROUP_CONTAINS_PUSB")
 	})
 	s.Handle("VUSB.create", p.vusbCreate)
 	s.Handle("VUSB.unplug", func(c *xapi.Call) (any, error) {
@@ -107,6 +83,36 @@ func (p *Sim) registerUSB() {
 		})
 		return nil, err
 	})
+}
+
+// destroyDeviceGroup destroys a USB or GPU group with its virtual devices (the group's
+// <virtual class>s field), refused while one is attached or the group has physical ones.
+func (p *Sim) destroyDeviceGroup(ref, class, virtual, physical, attachedErr, physicalErr string) error {
+	_, err := p.srv.Store.Update(func(tx *store.Tx) error {
+		group, err := xapi.GetObject(tx, class, ref)
+		if err != nil {
+			return err
+		}
+		devices := xapi.Refs(group, virtual+"s")
+		var attached []string
+		for _, ref := range devices {
+			if v := tx.Get(virtual, ref); v != nil && xapi.Bool(v, "currently_attached") {
+				attached = append(attached, ref)
+			}
+		}
+		if len(attached) > 0 {
+			return apierror.New(attachedErr, attached...)
+		}
+		if refs := xapi.Refs(group, physical); len(refs) > 0 {
+			return apierror.New(physicalErr, refs...)
+		}
+		for _, ref := range devices {
+			tx.Delete(virtual, ref)
+		}
+		tx.Delete(class, group.Ref)
+		return nil
+	})
+	return err
 }
 
 func (p *Sim) newUSBGroup(tx *store.Tx, label, description string, otherConfig map[string]any) *store.Object {
