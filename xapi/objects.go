@@ -10,7 +10,9 @@ import (
 
 // Accessors of object fields by name, in the value convention of datamodel.Type. An
 // unknown field name is a programming error and panics (the dispatcher turns a panic into
-// INTERNAL_ERROR).
+// INTERNAL_ERROR). The readers take a nil object, which is what looking up a dangling
+// reference gives, as one whose fields are all zero: xapi's database allows references to
+// objects that are gone, and a simulation that meets one must answer, not crash.
 
 func field(o *store.Object, name string) *datamodel.Field {
 	c := datamodel.Load().Class(o.Class)
@@ -24,8 +26,13 @@ func field(o *store.Object, name string) *datamodel.Field {
 	return f
 }
 
-// Get returns a field's value.
-func Get(o *store.Object, name string) any { return o.Fields[field(o, name).Index] }
+// Get returns a field's value, or nil for a nil object.
+func Get(o *store.Object, name string) any {
+	if o == nil {
+		return nil
+	}
+	return o.Fields[field(o, name).Index]
+}
 
 // Str returns a string, ref or enum field.
 func Str(o *store.Object, name string) string { s, _ := Get(o, name).(string); return s }
