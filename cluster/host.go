@@ -378,14 +378,15 @@ func (p *Sim) forgetHost(tx *store.Tx, h *store.Object) {
 	tx.Delete("host", h.Ref)
 }
 
-// deadHost returns a host that is not live (else HOST_IS_LIVE) and its guests: the VMs
-// resident on it other than its control domain.
+// deadHost returns a host that is not live and not the coordinator (else HOST_IS_LIVE)
+// and its guests: the VMs resident on it other than its control domain.
 func deadHost(tx *store.Tx, ref string) (*store.Object, []*store.Object, error) {
 	h, err := xapi.GetObject(tx, "host", ref)
 	if err != nil {
 		return nil, nil, err
 	}
-	if hostLive(tx, h.Ref) {
+	// xapi refuses to forget its own host, the coordinator, even when it looks dead.
+	if hostLive(tx, h.Ref) || h.Ref == xapi.Str(firstPool(tx), "master") {
 		return nil, nil, apierror.New("HOST_IS_LIVE", h.Ref)
 	}
 	var guests []*store.Object
