@@ -205,8 +205,12 @@ func (p *Sim) registerDataSources() {
 				if len(c.Args) > 1 {
 					name = c.StringArg(1)
 				}
-				var err error
-				out, err = fn(s.Store.Get("VM", c.StringArg(0)), name)
+				// The VM may have gone while the call waited for its operation.
+				vm, err := xapi.GetObject(s.Store, "VM", c.StringArg(0))
+				if err != nil {
+					return err
+				}
+				out, err = fn(vm, name)
 				return err
 			})
 			return out, err
