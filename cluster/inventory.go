@@ -265,7 +265,7 @@ func (inv *inventory) host(i int) {
 		"sm_config":    map[string]any{"allocation": "thick", "devserial": fmt.Sprintf("scsi-3600508b1001c%06d", i), "use_vhd": "true"},
 	})
 	inv.put("PBD", map[string]any{"host": h.Ref, "SR": local.Ref, "currently_attached": true,
-		"device_config": map[string]any{"device": "/dev/disk/by-id/scsi-3600508b1001c-part3"}})
+		"device_config": map[string]any{"device": localDisk}})
 	inv.putObject(h, map[string]any{
 		"name_label": name, "name_description": "Default install", "hostname": name, "address": address,
 		"API_version_major": inv.srv.Schema.APIMajor, "API_version_minor": inv.srv.Schema.APIMinor,
@@ -337,9 +337,9 @@ func (inv *inventory) sharedStorage() {
 	})
 	for _, h := range inv.hosts {
 		inv.put("PBD", map[string]any{"host": h.Ref, "SR": inv.sharedSR.Ref, "currently_attached": true,
-			"device_config": map[string]any{"server": "10.0.0.5", "serverpath": "/export/xapisim", "nfsversion": "4.1"}})
+			"device_config": map[string]any{"server": nfsServer, "serverpath": nfsSRPath, "nfsversion": "4.1"}})
 		inv.put("PBD", map[string]any{"host": h.Ref, "SR": inv.isoSR.Ref, "currently_attached": true,
-			"device_config": map[string]any{"location": "10.0.0.5:/export/iso", "type": "nfs_iso", "nfsversion": "4"}})
+			"device_config": map[string]any{"location": nfsServer + ":" + nfsISOPath, "type": "nfs_iso", "nfsversion": "4"}})
 		inv.put("PBD", map[string]any{"host": h.Ref, "SR": tools.Ref, "currently_attached": true,
 			"device_config": map[string]any{"path": "/opt/xensource/packages/iso", "location": "/opt/xensource/packages/iso", "legacy_mode": "true"}})
 	}

@@ -88,6 +88,7 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerVMAppliance()
 	p.registerSR()
 	p.registerSRAdmin()
+	p.registerSRProbe()
 	p.registerPBD()
 	p.registerVDI()
 	p.registerNBD()

@@ -10,6 +10,7 @@ import os
 import sys
 import time
 import traceback
+from xml.etree import ElementTree
 
 XENAPI_DIR = "/usr/lib/python3/dist-packages/os_xenapi/client"
 if not os.path.exists(os.path.join(XENAPI_DIR, "XenAPI.py")):
@@ -235,6 +236,24 @@ def scenarios(base, tag):
                        {"name_label": "big", "name_description": "", "SR": local, "virtual_size": str(free + 1), "type": "user",
                         "sharable": False, "read_only": False, "other_config": {}})
     check(tag + " storage and networks", storage)
+
+    def probe_nfs():
+        pool = x.pool.get_all()[0]
+        master, sr = x.pool.get_master(pool), x.pool.get_default_SR(pool)
+        dc = x.PBD.get_device_config(x.SR.get_PBDs(sr)[0])
+        try:
+            x.SR.probe(master, {"server": dc["server"]}, "nfs", {})
+            raise AssertionError("probing the server alone succeeded")
+        except XenAPI.Failure as f:
+            equal(f.details[:3], ["SR_BACKEND_FAILURE_101", "", "The request is missing the serverpath parameter"], "error")
+            exports = ElementTree.fromstring(f.details[3].strip())
+        equal(exports.tag, "nfs-exports", "root")
+        paths = [e.findtext("Path") for e in exports.findall("Export")]
+        if dc["serverpath"] not in paths:
+            raise AssertionError("%r not among the exports %r" % (dc["serverpath"], paths))
+        found = ElementTree.fromstring(x.SR.probe(master, {"server": dc["server"], "serverpath": dc["serverpath"]}, "nfs", {}))
+        equal([e.findtext("UUID") for e in found.findall("SR")], [x.SR.get_uuid(sr)], "the SRs at the path")
+    check(tag + " SR.probe: an NFS server's exports, then the SR at a path", probe_nfs)
 
     def nbd_and_cbt():
         pool = x.pool.get_all()[0]
