@@ -130,6 +130,7 @@ func New(cfg Config) (*Server, error) {
 	s.registerRoles()
 	s.registerSubjects()
 	s.registerAuth()
+	s.registerLocalSessions()
 	if err := s.ensureRoles(); err != nil {
 		return nil, err
 	}
