@@ -121,5 +121,6 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerGPU()
 	p.registerPVS()
 	p.registerUEFIAndLVHD()
+	p.registerExternalAuth()
 	return p
 }

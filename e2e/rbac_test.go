@@ -105,3 +105,37 @@ func TestRBACOverTheWire(t *testing.T) {
 	body := XMLCall(t, s.URL, "/", "VM.destroy", reader.Session, vm)
 	assert.Contains(t, body, "<value>RBAC_PERMISSION_DENIED</value><value>vm.destroy</value>")
 }
+
+// TestExternalAuthFlow is the client's way to grant a directory user rights:
+// auth.get_subject_identifier → subject.create → subject.add_to_roles.
+func TestExternalAuthFlow(t *testing.T) {
+	s := startWithUsers(t)
+	root := Login(t, s)
+	subjects := root.S(t, "subject.get_all").([]any)
+	root.S(t, "subject.destroy", subjects[0]) // one account loses its subject…
+	// …find which, through the directory, and grant it pool-admin anew.
+	created := 0
+	for _, name := range []string{"reader", "operator", "vmadmin", "pooladmin"} {
+		sid := root.S(t, "auth.get_subject_identifier", name).(string)
+		if len(root.S(t, "subject.get_all_records_where", `field "subject_identifier" = "`+sid+`"`).(map[string]any)) > 0 {
+			continue
+		}
+		info := root.S(t, "auth.get_subject_information_from_identifier", sid).(map[string]any)
+		assert.Equal(t, name, info["subject-name"])
+		assert.Equal(t, []any{}, root.S(t, "auth.get_group_membership", sid))
+		created++
+		subj := root.S(t, "subject.create", map[string]any{"subject_identifier": sid, "other_config": info}).(string)
+		root.S(t, "subject.add_to_roles", subj, root.S(t, "role.get_by_name_label", "pool-admin").([]any)[0])
+		user := loginAs(t, s, name, map[string]string{"reader": "r-pw", "operator": "o-pw", "vmadmin": "a-pw", "pooladmin": "p-pw"}[name])
+		assert.Contains(t, user.S(t, "session.get_record", user.Session).(map[string]any)["rbac_permissions"], "pool.enable_external_auth")
+	}
+	assert.Equal(t, 1, created)
+	assert.Equal(t, "SUBJECT_CANNOT_BE_RESOLVED", root.Err(t, "auth.get_subject_identifier", "mallory")[0])
+
+	// Without external authentication only root logs in.
+	pool := root.S(t, "pool.get_all").([]any)[0]
+	root.S(t, "pool.disable_external_auth", pool, map[string]any{})
+	_, err := (&JSONRPC{URL: s.URL}).Call(t, "session.login_with_password", "reader", "r-pw")
+	assert.Equal(t, APIError{"SESSION_AUTHENTICATION_FAILED", "reader", "Authentication failure"}, err)
+	assert.Equal(t, APIError{"AUTH_IS_DISABLED"}, root.Err(t, "auth.get_subject_identifier", "reader"))
+}

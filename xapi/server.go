@@ -63,6 +63,7 @@ type Server struct {
 
 	mu             sync.RWMutex
 	authenticators []Authenticator
+	users          []User // the users file: the external directory
 }
 
 // method is a callable message and what answers it.
@@ -128,6 +129,8 @@ func New(cfg Config) (*Server, error) {
 	s.registerMessages()
 	s.registerRoles()
 	s.registerSubjects()
+	s.registerAuth()
+	s.registerLocalSessions()
 	if err := s.ensureRoles(); err != nil {
 		return nil, err
 	}

@@ -88,6 +88,9 @@ func (s *Server) AddUsers(users []User) error {
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	s.users = append(s.users, users...)
+	s.mu.Unlock()
 	s.AddAuthenticator(&usersFile{srv: s, users: users})
 	return nil
 }
@@ -103,7 +106,8 @@ func (f *usersFile) Authenticate(uname, pwd string) (Identity, bool, error) {
 		if u.Name != uname {
 			continue
 		}
-		if u.Password != pwd {
+		if u.Password != pwd || !f.srv.ExternalAuthEnabled() {
+			// With external authentication disabled only root may log in.
 			return Identity{}, true, AuthFailed(uname)
 		}
 		sid := SubjectID(u.Name)

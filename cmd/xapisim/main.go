@@ -146,6 +146,12 @@ func run(o options) error {
 			return fmt.Errorf("building the default pool: %w", err)
 		}
 	}
+	if o.users != "" {
+		// The users file is the directory of the pool's external authentication.
+		if err := srv.EnableDirectory(); err != nil {
+			return err
+		}
+	}
 	// From now on the state file says what root's password is (session.change_password).
 	if err := srv.KeepRootPassword(); err != nil {
 		return err
