@@ -122,5 +122,6 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerPVS()
 	p.registerUEFIAndLVHD()
 	p.registerExternalAuth()
+	p.registerDR()
 	return p
 }
