@@ -154,7 +154,7 @@ func restrictions() map[string]any {
 		"restrict_nested_virt", "restrict_live_patching", "restrict_set_vcpus_number_live", "restrict_pvs_proxy",
 		"restrict_igmp_snooping", "restrict_rpu", "restrict_pool_secret_rotation", "restrict_certificate_verification",
 		"restrict_updates", "restrict_internal_repository_access", "restrict_vtpm", "restrict_vm_groups", "restrict_vmss",
-		"restrict_usb_passthrough", "restrict_network_sriov"} {
+		"restrict_usb_passthrough", "restrict_network_sriov", "restrict_dr"} {
 		r[k] = "false"
 	}
 	r["restrict_corosync3"] = "false"

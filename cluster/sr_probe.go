@@ -79,36 +79,40 @@ func (p *Sim) registerSRProbe() {
 // probe runs a probe on its host: the SMAPIv1 driver's document, or the SMAPIv3 plugin's
 // records (a non-nil slice) with their SRlist rendering.
 func (p *Sim) probe(c *xapi.Call) (doc string, results []any, err error) {
-	host, typ := c.StringArg(0), strings.ToLower(c.StringArg(2))
+	host, typ := c.StringArg(0), c.StringArg(2)
 	dconf := stringMap(c.Arg(1).(map[string]any))
 	smConfig := stringMap(c.Arg(3).(map[string]any))
 	p.srv.Store.View(func(r store.Reader) {
-		if _, err = liveHost(r, host); err != nil {
-			return
-		}
-		sm := smFor(r, typ)
-		if sm == nil {
-			err = apierror.New("SR_UNKNOWN_DRIVER", typ)
-			return
-		}
-		if smapiV3[typ] {
-			results, doc = []any{}, xmlmEmptySRList
-			return
-		}
-		if _, ok := xapi.Map(sm, "features")["SR_PROBE"]; !ok {
-			err = apierror.New("SR_BACKEND_FAILURE", "Operation 'sr_probe' not supported by this SR type", "", "")
-			return
-		}
-		switch typ {
-		case "nfs":
-			doc, err = probeNFS(r, dconf)
-		case "lvm", "ext":
-			doc, err = probeLocal(r, host, typ, dconf, smConfig)
-		default:
-			err = apierror.Internal("SR.probe is not simulated for SR type %s", typ)
-		}
+		doc, results, err = probeOn(r, host, typ, dconf, smConfig)
 	})
 	return doc, results, err
+}
+
+// probeOn is a probe of a type's driver on a host (which must be live).
+func probeOn(r store.Reader, host, typ string, dconf, smConfig map[string]string) (doc string, results []any, err error) {
+	typ = strings.ToLower(typ)
+	if _, err = liveHost(r, host); err != nil {
+		return "", nil, err
+	}
+	sm := smFor(r, typ)
+	if sm == nil {
+		return "", nil, apierror.New("SR_UNKNOWN_DRIVER", typ)
+	}
+	if smapiV3[typ] {
+		return xmlmEmptySRList, []any{}, nil
+	}
+	if _, ok := xapi.Map(sm, "features")["SR_PROBE"]; !ok {
+		return "", nil, apierror.New("SR_BACKEND_FAILURE", "Operation 'sr_probe' not supported by this SR type", "", "")
+	}
+	switch typ {
+	case "nfs":
+		doc, err = probeNFS(r, dconf)
+	case "lvm", "ext":
+		doc, err = probeLocal(r, host, typ, dconf, smConfig)
+	default:
+		err = apierror.Internal("SR.probe is not simulated for SR type %s", typ)
+	}
+	return doc, nil, err
 }
 
 func stringMap(m map[string]any) map[string]string {

@@ -395,10 +395,15 @@ func parseBool(s string) (bool, bool) {
 }
 
 func snapshotsOf(r store.Reader, vm *store.Object) []*store.Object {
+	return objectsOf(r, "VM", xapi.Refs(vm, "snapshots"))
+}
+
+// objectsOf are the objects of a class that refs name and that exist, in order.
+func objectsOf(r store.Reader, class string, refs []string) []*store.Object {
 	var out []*store.Object
-	for _, ref := range xapi.Refs(vm, "snapshots") {
-		if s := r.Get("VM", ref); s != nil {
-			out = append(out, s)
+	for _, ref := range refs {
+		if o := r.Get(class, ref); o != nil {
+			out = append(out, o)
 		}
 	}
 	return out
