@@ -123,5 +123,6 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerUEFIAndLVHD()
 	p.registerExternalAuth()
 	p.registerUpdates()
+	p.registerSRMake()
 	return p
 }
