@@ -124,5 +124,6 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerExternalAuth()
 	p.registerUpdates()
 	p.registerSRMake()
+	p.registerCrashdumps()
 	return p
 }
