@@ -125,5 +125,6 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerUpdates()
 	p.registerSRMake()
 	p.registerCrashdumps()
+	p.registerHostUpdates()
 	return p
 }
