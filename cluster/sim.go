@@ -126,5 +126,6 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerSRMake()
 	p.registerCrashdumps()
 	p.registerHostUpdates()
+	p.registerEmergency()
 	return p
 }
