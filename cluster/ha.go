@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/xapisim/xapisim/store"
@@ -38,6 +39,9 @@ type haState struct {
 	lastAttempt map[string]time.Time
 	alerted     map[string]bool
 	holdUntil   time.Time
+	// disarmed is the coordinator's local ha_armed flag turned off by
+	// host.emergency_ha_disable while the database still says HA is on.
+	disarmed atomic.Bool
 }
 
 // poolAlert raises an alert about the pool.

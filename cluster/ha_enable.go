@@ -130,6 +130,7 @@ func (p *Sim) enableHAIn(tx *store.Tx, srs []any, config map[string]any) error {
 	p.updatePoolStatus(tx)
 	setHAHostViews(tx, files)
 	setPoolFields(tx, map[string]any{"ha_enabled": true})
+	p.ha.disarmed.Store(false) // every host arms HA again
 	return nil
 }
 

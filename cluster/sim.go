@@ -124,5 +124,9 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerExternalAuth()
 	p.registerUpdates()
 	p.registerDR()
+	p.registerSRMake()
+	p.registerCrashdumps()
+	p.registerHostUpdates()
+	p.registerEmergency()
 	return p
 }
