@@ -124,6 +124,7 @@ func New(srv *xapi.Server, spec Spec) *Sim {
 	p.registerExternalAuth()
 	p.registerUpdates()
 	p.registerDR()
+	p.registerPoolJoin()
 	p.registerSRMake()
 	p.registerCrashdumps()
 	p.registerHostUpdates()
