@@ -58,12 +58,9 @@ func (p *Sim) registerPVS() {
 	})
 	s.Handle("PVS_site.forget", func(c *xapi.Call) (any, error) {
 		_, err := s.Store.Update(func(tx *store.Tx) error {
-			site, err := xapi.GetObject(tx, "PVS_site", c.StringArg(0))
+			site, err := idlePVSSite(tx, c.StringArg(0))
 			if err != nil {
 				return err
-			}
-			if running := runningPVSProxies(tx, site.Ref); len(running) > 0 {
-				return apierror.New("PVS_SITE_CONTAINS_RUNNING_PROXIES", running...)
 			}
 			if servers := xapi.Refs(site, "servers"); len(servers) > 0 {
 				return apierror.New("PVS_SITE_CONTAINS_SERVERS", servers...)
@@ -84,12 +81,9 @@ func (p *Sim) registerPVS() {
 	})
 	s.Handle("PVS_site.set_PVS_uuid", func(c *xapi.Call) (any, error) {
 		_, err := s.Store.Update(func(tx *store.Tx) error {
-			site, err := xapi.GetObject(tx, "PVS_site", c.StringArg(0))
+			site, err := idlePVSSite(tx, c.StringArg(0))
 			if err != nil {
 				return err
-			}
-			if running := runningPVSProxies(tx, site.Ref); len(running) > 0 {
-				return apierror.New("PVS_SITE_CONTAINS_RUNNING_PROXIES", running...)
 			}
 			site = site.Clone()
 			xapi.Set(site, "PVS_uuid", c.StringArg(1))
@@ -275,4 +269,17 @@ func (p *Sim) startPVSProxy(tx *store.Tx, proxy, vif *store.Object) {
 		return
 	}
 	tx.Put(p.srv.NewMessage(alert))
+}
+
+// idlePVSSite returns a PVS site none of whose proxies is running, as forgetting it or
+// changing its PVS uuid requires.
+func idlePVSSite(tx *store.Tx, ref string) (*store.Object, error) {
+	site, err := xapi.GetObject(tx, "PVS_site", ref)
+	if err != nil {
+		return nil, err
+	}
+	if running := runningPVSProxies(tx, site.Ref); len(running) > 0 {
+		return nil, apierror.New("PVS_SITE_CONTAINS_RUNNING_PROXIES", running...)
+	}
+	return site, nil
 }
