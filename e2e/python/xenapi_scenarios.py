@@ -359,6 +359,46 @@ def scenarios(base, tag):
         equal(x.Cluster.get_all(), [], "no cluster after pool_destroy")
         equal(x.pool.get_ha_cluster_stack(pool), "xhad", "pool.ha_cluster_stack back to xhad")
         x.PIF.set_disallow_unplug(pif, False)
+    def ha_failover():
+        pool = x.pool.get_all()[0]
+        master = x.pool.get_master(pool)
+        other = [h for h in x.host.get_all() if h != master][0]
+        # The guests running there, started again afterwards for the other scenarios.
+        guests = [v for v in x.host.get_resident_VMs(other) if not x.VM.get_is_control_domain(v)]
+        tmpl = x.VM.get_by_name_label("Other install media")[0]
+        vm = x.VM.clone(tmpl, "py-ha")
+        try:
+            x.VM.set_is_a_template(vm, False)
+            gib = str(1024 ** 3)
+            x.VM.set_memory_limits(vm, gib, gib, gib, gib)
+            expect_failure(["INVALID_VALUE", "ha_restart_priority", "always"], x.VM.set_ha_restart_priority, vm, "always")
+            x.VM.set_ha_restart_priority(vm, "restart")
+            x.VM.start_on(vm, other, False, False)
+            expect_failure(["HA_NOT_ENABLED"], x.pool.disable_ha)
+            x.pool.enable_ha([], {})
+            equal(x.pool.get_ha_enabled(pool), True, "pool.ha_enabled")
+            equal(len(x.pool.get_ha_statefiles(pool)), 1, "one statefile")
+            expect_failure(["HA_IS_ENABLED"], x.pool.enable_ha, [], {})
+            x.host.disable(other)
+            x.host.shutdown(other)
+            equal(x.VM.get_power_state(vm), "Running", "the protected VM restarted")
+            if x.VM.get_resident_on(vm) == other:
+                raise AssertionError("the protected VM is still on the host that went down")
+        finally:  # leave the pool as the other scenarios expect it
+            if x.VM.get_power_state(vm) != "Halted":
+                x.VM.hard_shutdown(vm)
+            x.VM.destroy(vm)
+            if x.pool.get_ha_enabled(pool):
+                x.pool.disable_ha()
+            if not x.host_metrics.get_live(x.host.get_metrics(other)):
+                x.host.set_power_on_mode(other, "wake-on-lan", {})
+                x.host.power_on(other)
+            x.host.enable(other)
+            for guest in guests:
+                if x.VM.get_power_state(guest) == "Halted":
+                    x.VM.start_on(guest, other, False, False)
+    check(tag + " HA: enable_ha, a host goes down, its protected VM restarts elsewhere", ha_failover)
+
     def cluster_cleaned():
         try:
             cluster()
